@@ -1,0 +1,3 @@
+from preserve_cli.cli.app import main
+
+main()
