@@ -1,0 +1,253 @@
+"""The fleet file: SLO, models, GPU pools and planning settings.
+
+    slo: {ttft_p99_s: 2.0, tpot_p99_ms: 100}
+    models:
+      llama-3-70b: {config: llama-3-70b, series: [m-large]}   # catalog name or HF config.json path
+    pools:
+      - {name: h100-eastus, gpu: h100-80gb, region: eastus, tp: 4, min: 1, max: 16,
+         usd_per_hour: 3.00, cold_start_s: 120}
+    planning: {window: 1h, horizon: 7d, quantile: 0.9, headroom: 0.1, max_step_change: 0.5, timezone: UTC}
+    kubernetes: {namespace: llm}
+
+* `usd_per_hour` is per GPU; an instance (a TP group) costs `usd_per_hour × tp`.
+* `min`/`max` bound the replicas (instances) of each model a pool serves.
+* A pool serves every model unless it lists `models:`.
+* A model's demand series is the one with the model's name, or those in its
+  `series:` list; with one model and one series the two are matched.
+Every problem is an InputError naming the file and the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from preserve_cli.durations import parse_duration
+from preserve_cli.errors import InputError
+from preserve_cli.profile.slo import DEFAULT_TPOT_P99_MS, DEFAULT_TTFT_P99_S, Slo
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # RFC 1123 label: usable as a k8s object name
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    gpu: str
+    region: str
+    tp: int
+    min: int
+    max: int
+    usd_per_hour: float       # per GPU
+    cold_start_s: int
+    models: tuple[str, ...] | None = None  # None: serves every model
+
+    @property
+    def usd_per_instance_hour(self) -> float:
+        return self.usd_per_hour * self.tp
+
+    def serves(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    config: str                 # catalog name or path to a config.json
+    series: tuple[str, ...]     # demand series keys that belong to this model
+
+
+@dataclass(frozen=True)
+class Planning:
+    window_s: int = 3600
+    horizon_s: int = 7 * 86400
+    quantile: float = 0.9
+    headroom: float = 0.1
+    max_step_change: float = 0.5
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    slo: Slo
+    models: tuple[ModelEntry, ...]
+    pools: tuple[Pool, ...]
+    planning: Planning
+    namespace: str = "default"
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def model(self, name: str) -> ModelEntry:
+        for entry in self.models:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+
+class _FleetReader:
+    """Validates one fleet document, raising InputError with the field path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def error(self, field_path: str, problem: str, fix: str) -> InputError:
+        return InputError(problem, file=self.path, field=field_path, fix=fix)
+
+    def mapping(self, value: Any, field_path: str) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(field_path, f"expected a mapping, found {type(value).__name__}",
+                             "write key: value pairs (see docs/formats.md)")
+        return value
+
+    def number(self, value: Any, field_path: str, *, low: float, high: float | None = None,
+               integer: bool = False, low_inclusive: bool = True) -> float | int:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float))
+        if ok and integer and not float(value).is_integer():
+            ok = False
+        if ok:
+            ok = (value >= low) if low_inclusive else (value > low)
+            ok = ok and (high is None or value <= high)
+        if not ok:
+            bound = f"{'≥' if low_inclusive else '>'} {low}" + (f" and ≤ {high}" if high is not None else "")
+            kind = "a whole number" if integer else "a number"
+            raise self.error(field_path, f"{value!r} is not {kind} {bound}", f"write {kind} {bound}")
+        return int(value) if integer else float(value)
+
+    def duration(self, value: Any, field_path: str) -> int:
+        try:
+            return parse_duration(value, field=field_path)
+        except InputError as exc:
+            raise self.error(field_path, exc.problem, exc.fix or "write e.g. 1h") from None
+
+    def name(self, value: Any, field_path: str) -> str:
+        if not isinstance(value, str) or not _NAME.match(value) or len(value) > 63:
+            raise self.error(field_path, f"{value!r} is not a valid name",
+                             "use lower-case letters, digits and '-', at most 63 characters (a Kubernetes name)")
+        return value
+
+    def read(self, document: Any) -> Fleet:
+        top = self.mapping(document, "(top level)")
+        unknown = set(top) - {"slo", "models", "pools", "planning", "kubernetes"}
+        if unknown:
+            raise self.error(sorted(unknown)[0], "unknown key", "allowed keys: slo, models, pools, planning, kubernetes")
+        slo_doc = self.mapping(top.get("slo"), "slo")
+        slo = Slo(
+            ttft_p99_s=self.number(slo_doc.get("ttft_p99_s", DEFAULT_TTFT_P99_S), "slo.ttft_p99_s", low=0, low_inclusive=False),
+            tpot_p99_ms=self.number(slo_doc.get("tpot_p99_ms", DEFAULT_TPOT_P99_MS), "slo.tpot_p99_ms", low=0, low_inclusive=False),
+        )
+        models_doc = self.mapping(top.get("models"), "models")
+        if not models_doc:
+            raise self.error("models", "no models", "list at least one model, e.g. models: {llama-3-8b: {config: llama-3-8b}}")
+        models = []
+        for name, spec in models_doc.items():
+            where = f"models.{name}"
+            self.name(name, where)
+            spec = self.mapping(spec, where)
+            series = spec.get("series", [name])
+            if isinstance(series, str):
+                series = [series]
+            if not isinstance(series, list) or not all(isinstance(s, str) and s for s in series):
+                raise self.error(f"{where}.series", "expected a list of series names", "write series: [name, ...]")
+            models.append(ModelEntry(name=name, config=str(spec.get("config", name)), series=tuple(series)))
+        pools_doc = top.get("pools")
+        if not isinstance(pools_doc, list) or not pools_doc:
+            raise self.error("pools", "expected a non-empty list of pools", "list pools as - {name: ..., gpu: ..., ...}")
+        model_names = {m.name for m in models}
+        pools = [self.pool(p, f"pools[{i}]", model_names) for i, p in enumerate(pools_doc)]
+        names = [p.name for p in pools]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                raise self.error(f"pools[{i}].name", f"duplicate pool name {name!r}", "give every pool its own name")
+        for model in models:
+            if not any(p.serves(model.name) for p in pools):
+                raise self.error(f"models.{model.name}", "no pool serves this model",
+                                 "add the model to a pool's models: list, or drop the list to serve all models")
+        return Fleet(slo=slo, models=tuple(models), pools=tuple(pools), planning=self.planning(top.get("planning")),
+                     namespace=self.name(self.mapping(top.get("kubernetes"), "kubernetes").get("namespace", "default"),
+                                         "kubernetes.namespace"),
+                     source=self.path)
+
+    def pool(self, doc: Any, where: str, model_names: set[str]) -> Pool:
+        doc = self.mapping(doc, where)
+        allowed = {"name", "gpu", "region", "tp", "min", "max", "usd_per_hour", "cold_start_s", "models"}
+        unknown = set(doc) - allowed
+        if unknown:
+            raise self.error(f"{where}.{sorted(unknown)[0]}", "unknown key", f"allowed keys: {', '.join(sorted(allowed))}")
+        for required in ("name", "gpu", "max", "usd_per_hour"):
+            if required not in doc:
+                raise self.error(f"{where}.{required}", "missing", f"every pool needs {required}")
+        minimum = self.number(doc.get("min", 0), f"{where}.min", low=0, integer=True)
+        maximum = self.number(doc["max"], f"{where}.max", low=1, integer=True)
+        if minimum > maximum:
+            raise self.error(f"{where}.min", f"min {minimum} is above max {maximum}", "set min ≤ max")
+        models = doc.get("models")
+        if models is not None:
+            if isinstance(models, str):
+                models = [models]
+            if not isinstance(models, list) or not models:
+                raise self.error(f"{where}.models", "expected a list of model names", "write models: [name, ...]")
+            for m in models:
+                if m not in model_names:
+                    raise self.error(f"{where}.models", f"unknown model {m!r}", f"use one of {', '.join(sorted(model_names))}")
+            models = tuple(models)
+        return Pool(
+            name=self.name(doc["name"], f"{where}.name"), gpu=str(doc["gpu"]),
+            region=str(doc.get("region", "default")),
+            tp=self.number(doc.get("tp", 1), f"{where}.tp", low=1, high=64, integer=True),
+            min=minimum, max=maximum,
+            usd_per_hour=self.number(doc["usd_per_hour"], f"{where}.usd_per_hour", low=0),
+            cold_start_s=self.number(doc.get("cold_start_s", 0), f"{where}.cold_start_s", low=0, high=86400, integer=True),
+            models=models,
+        )
+
+    def planning(self, doc: Any) -> Planning:
+        doc = self.mapping(doc, "planning")
+        allowed = {"window", "horizon", "quantile", "headroom", "max_step_change", "timezone"}
+        unknown = set(doc) - allowed
+        if unknown:
+            raise self.error(f"planning.{sorted(unknown)[0]}", "unknown key", f"allowed keys: {', '.join(sorted(allowed))}")
+        defaults = Planning()
+        window_s = self.duration(doc.get("window", defaults.window_s), "planning.window")
+        if not 600 <= window_s <= 86400:
+            raise self.error("planning.window", f"window {window_s}s is outside 10m..1d", "use a window from 10m to 1d")
+        horizon_s = self.duration(doc.get("horizon", defaults.horizon_s), "planning.horizon")
+        if horizon_s % window_s:
+            raise self.error("planning.horizon", "horizon is not a whole number of windows", "make the horizon a multiple of the window")
+        timezone = str(doc.get("timezone", defaults.timezone))
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.error("planning.timezone", f"unknown time zone {timezone!r}", "use an IANA name like UTC or Europe/Berlin") from None
+        return Planning(
+            window_s=window_s, horizon_s=horizon_s,
+            quantile=self.number(doc.get("quantile", defaults.quantile), "planning.quantile", low=0, high=0.999, low_inclusive=False),
+            headroom=self.number(doc.get("headroom", defaults.headroom), "planning.headroom", low=0, high=10),
+            max_step_change=self.number(doc.get("max_step_change", defaults.max_step_change), "planning.max_step_change", low=0, high=100),
+            timezone=timezone,
+        )
+
+
+def read_fleet(path: str | Path) -> Fleet:
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, fix="check the path to the fleet file") from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=path, fix="pass a fleet YAML file") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InputError(f"invalid YAML: {problem}", file=path, line=None if mark is None else mark.line + 1,
+                         fix="fix the YAML syntax at that line") from None
+    if document is None:
+        raise InputError("file is empty", file=path, fix="write a fleet (see examples/fleet.yaml)")
+    return _FleetReader(path).read(document)

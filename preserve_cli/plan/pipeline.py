@@ -1,0 +1,127 @@
+"""`preserve plan` as a library call: run whichever stages the inputs need.
+
+inputs may be: nothing (the bundled example demand), a forecast.csv, a
+demand.csv, a ServeGen folder, requests Parquet, or raw request logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from preserve_cli.demand.schema import Demand, demand_to_csv
+from preserve_cli.emit.registry import DEFAULT_EMITTERS, render_all
+from preserve_cli.errors import InputError
+from preserve_cli.forecast.schema import Forecast, forecast_to_csv, read_forecast
+from preserve_cli.plan.capacity import capacity_provider
+from preserve_cli.plan.fleet import Fleet, read_fleet
+from preserve_cli.plan.model import Plan
+from preserve_cli.plan.planner import make_plan
+
+
+def default_fleet_path() -> Path:
+    return Path(str(resources.files("preserve_cli.plan") / "default_fleet.yaml"))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sniff_kind(path: str) -> str:
+    """forecast | demand | other, from the first line of a CSV."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".csv":
+        with p.open("rb") as handle:
+            first = handle.readline().decode("utf-8", "replace").strip()
+        if first.startswith("series,metric,"):
+            return "forecast"
+        if first.startswith("series,window_start,"):
+            return "demand"
+    return "other"
+
+
+@dataclass
+class PlanRun:
+    plan: Plan
+    files: dict[str, str]
+    stages: list[str] = field(default_factory=list)
+    demand: Demand | None = None
+    forecast: Forecast | None = None
+
+
+def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, forecast_model: str,
+                   stages: list[str]) -> tuple[Forecast, Demand | None, str]:
+    """Inputs -> forecast (at the fleet's window and quantile), running the stages needed."""
+    planning = fleet.planning
+    horizon = horizon_s or planning.horizon_s
+    if horizon % planning.window_s:
+        raise InputError("horizon is not a whole number of windows", field="--horizon",
+                         fix="make the horizon a multiple of planning.window")
+    if len(inputs) == 1 and sniff_kind(inputs[0]) == "forecast":
+        stages.append("read forecast")
+        forecast = read_forecast(inputs[0])
+        return forecast, None, _sha256(forecast_to_csv(forecast))
+    # Imported here: reading a ready forecast needs neither DuckDB nor Prophet.
+    from preserve_cli.demand.sources import load_demand
+    from preserve_cli.forecast import forecast_demand
+
+    if not inputs:
+        from preserve_cli.data import example_demand_path
+        inputs = [str(example_demand_path())]
+        stages.append("bundled example demand")
+    demand, _summary = load_demand(inputs, planning.window_s)
+    stages.append("demand")
+    quantiles = tuple(sorted({0.5, 0.9, planning.quantile}))
+    forecast = forecast_demand(demand, horizon, quantiles=quantiles, model=forecast_model)
+    stages.append("forecast")
+    return forecast, demand, _sha256(demand_to_csv(demand))
+
+
+def run_plan(inputs: list[str], *, fleet_path: str | None = None, capacity_path: str | None = None,
+             horizon_s: int | None = None, forecast_model: str = "prophet",
+             emit: list[str] | None = None) -> PlanRun:
+    fleet_file = fleet_path or str(default_fleet_path())
+    fleet = read_fleet(fleet_file)
+    stages: list[str] = []
+    forecast, demand, input_hash = build_forecast(inputs, fleet, horizon_s=horizon_s,
+                                                  forecast_model=forecast_model, stages=stages)
+    provider = capacity_provider(fleet, capacity_path)
+    plan = make_plan(forecast, fleet, provider, forecast_file=inputs[0] if inputs else "bundled example")
+    stages.append("plan")
+    plan.inputs = {
+        "demand_or_forecast_sha256": input_hash,
+        "fleet_sha256": _sha256(Path(fleet_file).read_text(encoding="utf-8")),
+    }
+    if capacity_path:
+        plan.inputs["capacity_sha256"] = _sha256(Path(capacity_path).read_text(encoding="utf-8"))
+    files = render_all(plan, list(DEFAULT_EMITTERS) if emit is None else emit)
+    stages.append("emit")
+    return PlanRun(plan=plan, files=files, stages=stages, demand=demand, forecast=forecast)
+
+
+def write_outputs(files: dict[str, str], directory: str | Path) -> list[Path]:
+    """Write every file or none: render into a temp dir, then move each into place."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError("output path exists and is not a directory", file=str(directory),
+                         fix="pass a directory for -o (it is created if missing)")
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".preserve-", dir=directory))
+    try:
+        for relative, text in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        written = []
+        for relative in files:
+            final = directory / relative
+            final.parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).replace(final)
+            written.append(final)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
