@@ -77,7 +77,8 @@ def _fmt(value: float) -> str:
         return ""
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.6g}"
+    # Fixed point, not %g: a token sum like 12345678.5 must keep its digits.
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def demand_to_csv(demand: Demand) -> str:

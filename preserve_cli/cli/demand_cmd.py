@@ -1,0 +1,76 @@
+"""`preserve demand`: token demand per series and window, written as demand.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from preserve_cli.cli.common import JSON_OPTION, handles_input_errors, print_json, stdout
+from preserve_cli.demand.schema import METRICS, write_demand
+from preserve_cli.demand.sources import load_demand
+from preserve_cli.durations import format_duration, parse_duration
+from preserve_cli.errors import InputError
+
+# The finest window any source has (ServeGen's 10-minute summaries) and the coarsest the
+# planner uses (daily); outside that a window is almost certainly a typo.
+MIN_WINDOW_S = 600
+MAX_WINDOW_S = 86_400
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demand")
+    @handles_input_errors
+    def demand(
+        sources: list[Path] = typer.Argument(
+            ..., help="ServeGen folder(s) (chunk-N-trace.csv files), demand.csv file(s), or request logs / Parquet.",
+            show_default=False),
+        output: Path = typer.Option(..., "-o", "--output", help="demand.csv to write (atomically).",
+                                    show_default=False),
+        window: str = typer.Option("1h", "--window", help="Window size, 10m to 1d (e.g. 10m, 1h, 6h, 1d)."),
+        series_by: str | None = typer.Option(None, "--series-by",
+                                             help="Request-log column to split series by (e.g. model)."),
+        empty_windows: str = typer.Option("gap", "--empty-windows",
+                                          help="gap: a window with no requests at all is missing; zero: it is 0."),
+        epoch: str | None = typer.Option(None, "--epoch",
+                                         help="ServeGen only: UTC time of t=0 [default: 2025-01-06T00:00:00Z]."),
+        json_output: bool = JSON_OPTION,
+    ) -> None:
+        """Aggregate a source into prefill/decode token demand per window (demand.csv)."""
+        window_s = parse_duration(window, field="--window")
+        if not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
+            raise InputError(f"window {format_duration(window_s)} is outside 10m..1d", field="--window",
+                             fix="use a window between 10m and 1d, e.g. --window 1h")
+        result, summary = load_demand(sources, window_s, series_by=series_by, empty_windows=empty_windows,
+                                      epoch=epoch)
+        write_demand(result, output)
+        summary["output"] = str(output)
+        if json_output:
+            print_json(summary)
+        else:
+            stdout.print(_summary_table(summary))
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"demand -> {summary['output']} ({format_duration(summary['window_s'])} windows)",
+                  title_justify="left", caption="\n".join(f"note: {n}" for n in summary["notes"]) or None,
+                  caption_justify="left")
+    columns = ("windows", "missing_windows", *METRICS)
+    rows = summary["series"]
+    total = {"series": "total", **{k: summary[k] for k in columns}}
+    rows = rows + ([total] if len(rows) > 1 else [])
+    table.add_column("series", min_width=min(24, max(len(row["series"]) for row in rows)))
+    for name in columns:
+        # Never truncate a number: the column is at least as wide as its widest value.
+        width = max(len(_count(row[name])) for row in rows)
+        label = "missing" if name == "missing_windows" else name.replace("_", " ")
+        table.add_column(label, justify="right", no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(row["series"], *(_count(row[k]) for k in columns))
+    return table
+
+
+def _count(value: int | float | None) -> str:
+    return "unknown" if value is None else f"{value:,.0f}"
