@@ -38,7 +38,8 @@ def quantile_column(q: float) -> str:
 
 def column_quantile(name: str) -> float | None:
     match = _QUANTILE_COLUMN.match(name)
-    return float(match.group(1)) / 100 if match else None
+    # Rounded: 0.7 / 100 is 0.006999... in binary, and the level must read back exactly.
+    return round(float(match.group(1)) / 100, 10) if match else None
 
 
 @dataclass(frozen=True)

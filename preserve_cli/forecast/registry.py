@@ -1,0 +1,36 @@
+"""Forecast models by name. Adding a model = one module with a `ForecastModel`
+subclass and one line here."""
+
+from __future__ import annotations
+
+from preserve_cli.errors import InputError
+from preserve_cli.forecast.base import ForecastModel
+from preserve_cli.forecast.flat import Flat
+from preserve_cli.forecast.prophet_model import ProphetModel
+from preserve_cli.forecast.seasonal_naive import SeasonalNaiveDay, SeasonalNaiveWeek
+
+# Order matters: `auto` breaks ties in this order, most structured model first.
+MODELS: dict[str, type[ForecastModel]] = {
+    model.name: model for model in (ProphetModel, SeasonalNaiveWeek, SeasonalNaiveDay, Flat)
+}
+DEFAULT_MODEL = ProphetModel.name
+AUTO = "auto"
+# When the asked-for model cannot be fit on a history, these are tried in order.
+FALLBACKS = (SeasonalNaiveDay.name, Flat.name)
+
+
+def model_names() -> list[str]:
+    """What `--model` accepts."""
+    return [*MODELS, AUTO]
+
+
+def check_model_name(name: str) -> None:
+    if name not in model_names():
+        raise InputError(f"unknown forecast model {name!r}", field="model",
+                         fix=f"use one of {', '.join(model_names())}")
+
+
+def model_class(name: str) -> type[ForecastModel]:
+    """The class of a registered model (`auto` is a selection rule, not a class)."""
+    check_model_name(name)
+    return MODELS[name]
