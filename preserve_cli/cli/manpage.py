@@ -6,7 +6,8 @@ fails when the committed page differs from what this prints.
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer.main
 
 from preserve_cli import __version__
@@ -26,7 +27,13 @@ def _paragraphs(text: str) -> str:
     return "\n.PP\n".join(_escape(block) for block in blocks)
 
 
-def _options(command: click.Command, ctx: click.Context) -> list[str]:
+# Typer (0.29+) vendors click privately, so commands are used by duck typing: the
+# click Command/Group/Context API (get_params, list_commands, context_class).
+def _context(command: Any, name: str, parent: Any = None) -> Any:
+    return command.context_class(command, info_name=name, parent=parent)
+
+
+def _options(command: Any, ctx: Any) -> list[str]:
     out = []
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
@@ -37,30 +44,30 @@ def _options(command: click.Command, ctx: click.Context) -> list[str]:
     return out
 
 
-def _usage(command: click.Command, ctx: click.Context) -> str:
+def _usage(command: Any, ctx: Any) -> str:
     pieces = command.collect_usage_pieces(ctx)
     return _escape(" ".join([ctx.command_path, *pieces]))
 
 
-def _walk(command: click.Command, ctx: click.Context, sections: list[str]) -> None:
+def _walk(command: Any, ctx: Any, sections: list[str]) -> None:
     if ctx.parent is not None and not getattr(command, "hidden", False):
         sections.append(f'.SS "{_escape(ctx.command_path)}"')
         sections.append(f".nf\n{_usage(command, ctx)}\n.fi")
         if command.help:
             sections.append(_paragraphs(command.help))
         sections.extend(_options(command, ctx))
-    if isinstance(command, click.Group):
+    if hasattr(command, "list_commands"):
         for name in sorted(command.list_commands(ctx)):
             sub = command.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                _walk(sub, click.Context(sub, info_name=name, parent=ctx), sections)
+                _walk(sub, _context(sub, name, ctx), sections)
 
 
 def render_manpage() -> str:
     from preserve_cli.cli.app import app
 
     root = typer.main.get_command(app)
-    ctx = click.Context(root, info_name="preserve")
+    ctx = _context(root, "preserve")
     sections = [
         f'.TH PRESERVE 1 "" "preserve {__version__}" "User Commands"',
         ".SH NAME",

@@ -55,14 +55,15 @@ def plan_json(plan: Plan, files: list[str], stages: list[str]) -> dict:
 
 
 def _table(plan: Plan) -> Table:
-    table = Table(title=f"Plan: {len(plan.starts)} windows of {plan.window_s // 60} min from {iso(plan.starts[0])}",
-                  title_justify="left")
-    for column in ("deployment", "model", "gpu × tp", "replicas min–max", "GPU-hours", "$", "capacity from"):
-        table.add_column(column, justify="right" if column in ("GPU-hours", "$") else "left")
+    sources = sorted({d.capacity.source for d in plan.deployments})
+    table = Table(title=f"Plan: {len(plan.starts)} windows of {plan.window_s // 60} min from {iso(plan.starts[0])} "
+                        f"(capacity: {', '.join(sources)})", title_justify="left")
+    for column in ("deployment", "gpu×tp", "replicas", "GPU-h", "$"):
+        table.add_column(column, justify="left" if column in ("deployment", "gpu×tp") else "right", no_wrap=True)
     for d in plan.deployments:
         r = plan.replicas[d.name]
-        table.add_row(d.name, d.model, f"{d.pool.gpu} × {d.pool.tp}", f"{r.min()}–{r.max()}",
-                      f"{plan.gpu_hours(d.name):,.1f}", f"{plan.cost_usd(d.name):,.0f}", d.capacity.source)
+        table.add_row(d.name, f"{d.pool.gpu}×{d.pool.tp}", f"{r.min()}–{r.max()}",
+                      f"{plan.gpu_hours(d.name):,.0f}", f"{plan.cost_usd(d.name):,.0f}")
     return table
 
 
