@@ -97,3 +97,10 @@ def test_scale_up_starts_cold_start_before_the_window():
     assert [(s.start.strftime("%H:%M"), s.end.strftime("%H:%M"), s.replicas) for s in segments] == [
         ("23:57", "00:57", 2), ("00:57", "02:00", 5), ("02:00", "03:00", 3)]
     assert segments[0].end - segments[0].start == timedelta(minutes=60)
+
+
+def test_packaged_default_fleet_is_the_documented_example():
+    from preserve_cli.plan.pipeline import default_fleet_path
+    from tests.conftest import REPO
+
+    assert default_fleet_path().read_bytes() == (REPO / "examples" / "fleet.yaml").read_bytes()
