@@ -115,3 +115,41 @@ def dump_yaml_stream(documents: list[Any], *, header: str | None = None) -> str:
 
 def dump_json(document: Any) -> str:
     return json.dumps(clean_number(document), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def read_input_text(path: str | Path, *, expected: str) -> str:
+    """Read a user's input file as UTF-8; every failure is an InputError.
+
+    `expected` says what the file should be (e.g. "a fleet YAML file"); it goes
+    into the fix of the one-line error.
+    """
+    from preserve_cli.errors import InputError
+
+    name = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=name, fix=f"check the path; expected {expected}") from None
+    except IsADirectoryError:
+        raise InputError("is a directory", file=name, fix=f"pass {expected}") from None
+    except PermissionError:
+        raise InputError("permission denied", file=name, fix="make the file readable") from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file", file=name, fix=f"pass {expected}") from None
+
+
+def read_input_yaml(path: str | Path, *, expected: str) -> Any:
+    """safe_load a user's YAML file; syntax errors name the line."""
+    from preserve_cli.errors import InputError
+
+    text = read_input_text(path, expected=expected)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise InputError(f"invalid YAML: {problem}", file=str(path), line=None if mark is None else mark.line + 1,
+                         fix="fix the YAML syntax at that line") from None
+    if document is None:
+        raise InputError("file is empty", file=str(path), fix=f"pass {expected}")
+    return document

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from preserve_cli.errors import InputError
-from preserve_cli.fileio import write_text_atomic
+from preserve_cli.fileio import read_input_text, write_text_atomic
 from preserve_cli.timeutil import parse_iso, to_iso
 
 DEMAND_COLUMNS = ("series", "window_start", "window_s", "coverage", "requests",
@@ -118,12 +118,7 @@ def _number(text: str, *, path: str, line: int, column: str) -> float:
 def read_demand(path: str | Path) -> Demand:
     """Read demand.csv; every problem is an InputError naming file, line and column."""
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=path, fix="check the path") from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=path, fix="pass a demand CSV written by `preserve demand`") from None
+    text = read_input_text(path, expected="a demand CSV written by `preserve demand`")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise InputError("file is empty", file=path, fix="pass a demand CSV written by `preserve demand`")

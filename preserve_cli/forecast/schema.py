@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from preserve_cli.errors import InputError
-from preserve_cli.fileio import write_text_atomic
+from preserve_cli.fileio import read_input_text, write_text_atomic
 from preserve_cli.timeutil import parse_iso, to_iso
 
 FORECAST_METRICS = ("requests", "prefill_tokens", "decode_tokens")
@@ -102,12 +102,7 @@ def write_forecast(forecast: Forecast, path: str | Path) -> None:
 
 def read_forecast(path: str | Path) -> Forecast:
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=path, fix="check the path") from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=path, fix="pass a forecast CSV written by `preserve forecast`") from None
+    text = read_input_text(path, expected="a forecast CSV written by `preserve forecast`")
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise InputError("file is empty", file=path, fix="pass a forecast CSV written by `preserve forecast`")

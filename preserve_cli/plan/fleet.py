@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
+from preserve_cli.fileio import read_input_yaml
 from preserve_cli.durations import parse_duration
 from preserve_cli.errors import InputError
 from preserve_cli.profile.slo import DEFAULT_TPOT_P99_MS, DEFAULT_TTFT_P99_S, Slo
@@ -235,19 +234,5 @@ class _FleetReader:
 
 def read_fleet(path: str | Path) -> Fleet:
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=path, fix="check the path to the fleet file") from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=path, fix="pass a fleet YAML file") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", file=path, line=None if mark is None else mark.line + 1,
-                         fix="fix the YAML syntax at that line") from None
-    if document is None:
-        raise InputError("file is empty", file=path, fix="write a fleet (see examples/fleet.yaml)")
+    document = read_input_yaml(path, expected="a fleet YAML file (see examples/fleet.yaml)")
     return _FleetReader(path).read(document)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from preserve_cli.errors import InputError
+from preserve_cli.fileio import read_input_text
 from preserve_cli.profile.specs import ModelSpec, model_spec_from_mapping
 
 # Checkpoint dtypes vLLM serves in 16 bits with its default `--dtype auto` (float32 checkpoints
@@ -22,15 +23,8 @@ _SIXTEEN_BIT_SERVED = {"bfloat16", "float16", "float32"}
 
 def read_hf_config(path: str | Path) -> ModelSpec:
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=file, fix="pass a catalog model name "
-                         "(see `preserve profile models`) or a config.json path") from None
-    except IsADirectoryError:
-        raise InputError("is a directory", file=file, fix="pass the config.json file inside it") from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=file, fix="pass a Hugging Face config.json") from None
+    text = read_input_text(path, expected="a catalog model name (see `preserve profile models`) "
+                           "or a Hugging Face config.json path")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

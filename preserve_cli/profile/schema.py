@@ -24,10 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from preserve_cli.errors import InputError
-from preserve_cli.fileio import dump_yaml, write_text_atomic
+from preserve_cli.fileio import dump_yaml, read_input_yaml, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -71,16 +70,7 @@ def write_capacities(capacities: list[InstanceCapacity], path: str | Path) -> No
 
 def read_capacities(path: str | Path) -> list[InstanceCapacity]:
     path = str(path)
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found", file=path, fix="check the path") from None
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InputError("invalid YAML", file=path, line=None if line is None else line + 1,
-                         fix="fix the YAML syntax") from None
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file", file=path, fix="pass a capacity YAML file") from None
+    document = read_input_yaml(path, expected="a capacity YAML file (see docs/formats.md)")
     if not isinstance(document, dict) or not isinstance(document.get("capacities"), list):
         raise InputError("expected a mapping with a 'capacities' list", file=path, field="capacities",
                          fix="see docs/formats.md for the capacity.yaml layout")
