@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -48,6 +47,7 @@ def plan_json(plan: Plan, files: list[str], stages: list[str]) -> dict:
                      "capacity_source": d.capacity.source}
             for d in plan.deployments},
         "totals": plan_summary(plan),
+        "solver": plan.solver,
         "files": files,
         "stages": stages,
         "notes": plan.notes,
@@ -99,7 +99,12 @@ def register(app: typer.Typer) -> None:
             return
         stdout.print(_table(run.plan))
         totals = plan_summary(run.plan)
-        stdout.print(key_value_table("Totals", [("GPU-hours", totals["gpu_hours"]), ("cost $", totals["cost_usd"]),
-                                                ("stages", " → ".join(run.stages)), ("files", ", ".join(names))]))
+        rows = [("GPU-hours", totals["gpu_hours"]), ("cost $", totals["cost_usd"])]
+        solver = run.plan.solver
+        if solver.get("planner") == "milp":
+            rows += [("integer program", f"{solver['seconds']:.2f} s, gap {solver['mip_gap'] * 100:.2f}%"),
+                     ("cheapest-first $", solver["cheapest_first_cost_usd"])]
+        rows += [("stages", " → ".join(run.stages)), ("files", ", ".join(names))]
+        stdout.print(key_value_table("Totals", rows))
         for line in run.plan.notes:
             note(f"note: {line}")

@@ -10,8 +10,10 @@
     kubernetes: {namespace: llm}
 
 * `usd_per_hour` is per GPU; an instance (a TP group) costs `usd_per_hour × tp`.
-* `min`/`max` bound the replicas (instances) of each model a pool serves.
-* A pool serves every model unless it lists `models:`.
+* `min`/`max` bound the pool's replicas (instances), summed over the models it serves.
+* A pool serves every model unless it lists `models:`; a model may be served only
+  from the regions it lists under `regions:` (data residency, latency).
+* `gpu_limits` caps the GPUs of one type in one region, shared by every pool there.
 * A model's demand series is the one with the model's name, or those in its
   `series:` list; with one model and one series the two are matched.
 Every problem is an InputError naming the file and the field path.
@@ -58,6 +60,16 @@ class ModelEntry:
     name: str
     config: str                 # catalog name or path to a config.json
     series: tuple[str, ...]     # demand series keys that belong to this model
+    regions: tuple[str, ...] | None = None  # None: any region may serve it
+
+
+@dataclass(frozen=True)
+class GpuLimit:
+    """At most `max_gpus` GPUs of type `gpu` in `region`, over all pools there."""
+
+    gpu: str
+    region: str
+    max_gpus: int
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,12 @@ class Planning:
     headroom: float = 0.1
     max_step_change: float = 0.5
     timezone: str = "UTC"
+    planner: str = "milp"            # milp (integer program) | greedy (cheapest-first, per window)
+    # $ per replica added; None: the instance's price for its cold start (paid while it loads).
+    startup_cost_usd: float | None = None
+    churn_penalty_usd: float = 0.01  # per replica added or removed: breaks ties towards steady plans
+    max_drop: float = 0.5            # --previous guard: refuse a window losing more than this share
+    solver_time_limit_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class Fleet:
     models: tuple[ModelEntry, ...]
     pools: tuple[Pool, ...]
     planning: Planning
+    gpu_limits: tuple[GpuLimit, ...] = ()
     namespace: str = "default"
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -132,9 +151,10 @@ class _FleetReader:
 
     def read(self, document: Any) -> Fleet:
         top = self.mapping(document, "(top level)")
-        unknown = set(top) - {"slo", "models", "pools", "planning", "kubernetes"}
+        allowed_top = {"slo", "models", "pools", "planning", "kubernetes", "gpu_limits"}
+        unknown = set(top) - allowed_top
         if unknown:
-            raise self.error(sorted(unknown)[0], "unknown key", "allowed keys: slo, models, pools, planning, kubernetes")
+            raise self.error(sorted(unknown)[0], "unknown key", f"allowed keys: {', '.join(sorted(allowed_top))}")
         slo_doc = self.mapping(top.get("slo"), "slo")
         slo = Slo(
             ttft_p99_s=self.number(slo_doc.get("ttft_p99_s", DEFAULT_TTFT_P99_S), "slo.ttft_p99_s", low=0, low_inclusive=False),
@@ -153,7 +173,15 @@ class _FleetReader:
                 series = [series]
             if not isinstance(series, list) or not all(isinstance(s, str) and s for s in series):
                 raise self.error(f"{where}.series", "expected a list of series names", "write series: [name, ...]")
-            models.append(ModelEntry(name=name, config=str(spec.get("config", name)), series=tuple(series)))
+            regions = spec.get("regions")
+            if regions is not None:
+                if isinstance(regions, str):
+                    regions = [regions]
+                if not isinstance(regions, list) or not regions or not all(isinstance(r, str) for r in regions):
+                    raise self.error(f"{where}.regions", "expected a list of region names", "write regions: [eastus, ...]")
+                regions = tuple(regions)
+            models.append(ModelEntry(name=name, config=str(spec.get("config", name)), series=tuple(series),
+                                     regions=regions))
         pools_doc = top.get("pools")
         if not isinstance(pools_doc, list) or not pools_doc:
             raise self.error("pools", "expected a non-empty list of pools", "list pools as - {name: ..., gpu: ..., ...}")
@@ -164,10 +192,11 @@ class _FleetReader:
             if names.index(name) != i:
                 raise self.error(f"pools[{i}].name", f"duplicate pool name {name!r}", "give every pool its own name")
         for model in models:
-            if not any(p.serves(model.name) for p in pools):
-                raise self.error(f"models.{model.name}", "no pool serves this model",
-                                 "add the model to a pool's models: list, or drop the list to serve all models")
+            if not any(p.serves(model.name) and (model.regions is None or p.region in model.regions) for p in pools):
+                raise self.error(f"models.{model.name}", "no pool serves this model in its allowed regions",
+                                 "add the model to a pool's models: list (in one of its regions), or widen regions:")
         return Fleet(slo=slo, models=tuple(models), pools=tuple(pools), planning=self.planning(top.get("planning")),
+                     gpu_limits=self.gpu_limits(top.get("gpu_limits"), pools),
                      namespace=self.name(self.mapping(top.get("kubernetes"), "kubernetes").get("namespace", "default"),
                                          "kubernetes.namespace"),
                      source=self.path)
@@ -205,9 +234,38 @@ class _FleetReader:
             models=models,
         )
 
+    def gpu_limits(self, doc: Any, pools: list[Pool]) -> tuple[GpuLimit, ...]:
+        if doc is None:
+            return ()
+        if not isinstance(doc, list):
+            raise self.error("gpu_limits", "expected a list", "write - {gpu: h100-80gb, region: eastus, max_gpus: 64}")
+        limits = []
+        seen = set()
+        for i, entry in enumerate(doc):
+            where = f"gpu_limits[{i}]"
+            entry = self.mapping(entry, where)
+            unknown = set(entry) - {"gpu", "region", "max_gpus"}
+            if unknown:
+                raise self.error(f"{where}.{sorted(unknown)[0]}", "unknown key", "allowed keys: gpu, region, max_gpus")
+            for key in ("gpu", "region", "max_gpus"):
+                if key not in entry:
+                    raise self.error(f"{where}.{key}", "missing", "every GPU limit needs gpu, region and max_gpus")
+            limit = GpuLimit(gpu=str(entry["gpu"]), region=str(entry["region"]),
+                             max_gpus=self.number(entry["max_gpus"], f"{where}.max_gpus", low=0, integer=True))
+            if (limit.gpu, limit.region) in seen:
+                raise self.error(where, f"second limit for {limit.gpu} in {limit.region}", "keep one limit per GPU type and region")
+            seen.add((limit.gpu, limit.region))
+            floor = sum(p.min * p.tp for p in pools if p.gpu == limit.gpu and p.region == limit.region)
+            if floor > limit.max_gpus:
+                raise self.error(f"{where}.max_gpus", f"the pools' min replicas already need {floor} GPUs",
+                                 "raise max_gpus or lower the pools' min")
+            limits.append(limit)
+        return tuple(limits)
+
     def planning(self, doc: Any) -> Planning:
         doc = self.mapping(doc, "planning")
-        allowed = {"window", "horizon", "quantile", "headroom", "max_step_change", "timezone"}
+        allowed = {"window", "horizon", "quantile", "headroom", "max_step_change", "timezone", "planner",
+                   "startup_cost_usd", "churn_penalty_usd", "max_drop", "solver_time_limit_s"}
         unknown = set(doc) - allowed
         if unknown:
             raise self.error(f"planning.{sorted(unknown)[0]}", "unknown key", f"allowed keys: {', '.join(sorted(allowed))}")
@@ -229,7 +287,20 @@ class _FleetReader:
             headroom=self.number(doc.get("headroom", defaults.headroom), "planning.headroom", low=0, high=10),
             max_step_change=self.number(doc.get("max_step_change", defaults.max_step_change), "planning.max_step_change", low=0, high=100),
             timezone=timezone,
+            planner=self.choice(doc.get("planner", defaults.planner), "planning.planner", ("milp", "greedy")),
+            startup_cost_usd=None if doc.get("startup_cost_usd") is None else
+            self.number(doc["startup_cost_usd"], "planning.startup_cost_usd", low=0),
+            churn_penalty_usd=self.number(doc.get("churn_penalty_usd", defaults.churn_penalty_usd),
+                                          "planning.churn_penalty_usd", low=0),
+            max_drop=self.number(doc.get("max_drop", defaults.max_drop), "planning.max_drop", low=0, high=1),
+            solver_time_limit_s=self.number(doc.get("solver_time_limit_s", defaults.solver_time_limit_s),
+                                            "planning.solver_time_limit_s", low=0, low_inclusive=False),
         )
+
+    def choice(self, value: Any, field_path: str, options: tuple[str, ...]) -> str:
+        if value not in options:
+            raise self.error(field_path, f"{value!r} is not one of {', '.join(options)}", f"use one of {', '.join(options)}")
+        return value
 
 
 def read_fleet(path: str | Path) -> Fleet:

@@ -58,6 +58,7 @@ class Plan:
     segments: dict[str, list[Segment]]      # deployment -> schedule with cold-start lead
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)  # what the plan was made from
+    solver: dict = field(default_factory=dict)            # planner used, solve time, gap, baseline cost
 
     def deployment(self, name: str) -> Deployment:
         for d in self.deployments:

@@ -102,34 +102,93 @@ def make_plan(forecast: Forecast, fleet: Fleet, capacity_of: CapacityProvider, *
         demand[model.name] = ModelDemand(model.name, prefill, decode, used)
         shape = _workload(forecast, keys)
         for pool in fleet.pools:
-            if pool.serves(model.name):
+            if pool.serves(model.name) and (model.regions is None or pool.region in model.regions):
                 deployments.append(Deployment(
                     name=deployment_name(pool.name, model.name, fleet), pool=pool, model=model.name,
                     capacity=capacity_of(pool.gpu, model, pool.tp, shape)))
     n = len(starts)
+    scale = (1 + planning.headroom) / planning.window_s
+    prefill_rate = {m: d.prefill_tokens * scale for m, d in demand.items()}
+    decode_rate = {m: d.decode_tokens * scale for m, d in demand.items()}
+    solver: dict[str, float | str] = {"planner": planning.planner}
+    if planning.planner == "milp":
+        from preserve_cli.plan.milp import solve_milp
+
+        solution = solve_milp(fleet, deployments, prefill_rate, decode_rate, starts)
+        required = replicas = solution.replicas
+        binding = solution.binding
+        routing = {m.name: [_normalised({d.name: float(solution.shares[d.name][k]) for d in deployments
+                                         if d.model == m.name},
+                                        deployments, replicas, k, prefill_rate[m.name][k], decode_rate[m.name][k])
+                            for k in range(n)] for m in fleet.models}
+        solver.update(seconds=round(solution.seconds, 3), mip_gap=round(solution.gap, 5))
+        baseline = _greedy_cost(fleet, deployments, prefill_rate, decode_rate, starts)
+        solver["cheapest_first_cost_usd"] = baseline
+    else:
+        required, replicas, binding, routing = greedy_plan(fleet, deployments, prefill_rate, decode_rate, starts)
+    segments = {d.name: schedule_segments(starts, planning.window_s, replicas[d.name], d.pool.cold_start_s)
+                for d in deployments}
+    return Plan(fleet=fleet, window_s=planning.window_s, starts=starts, deployments=deployments, demand=demand,
+                required=required, replicas=replicas, routing=routing, binding=binding, segments=segments,
+                notes=notes + list(forecast.notes), solver=solver)
+
+
+def greedy_plan(fleet: Fleet, deployments: list[Deployment], prefill_rate: dict[str, np.ndarray],
+                decode_rate: dict[str, np.ndarray], starts: np.ndarray):
+    """Cheapest-first per window (the pipeline's first planner), then step smoothing.
+
+    Pool max is shared by the models of a pool; GPU limits are NOT enforced here
+    (the integer program does that).
+    """
+    n = len(starts)
     required = {d.name: np.zeros(n, dtype=np.int64) for d in deployments}
     binding: dict[str, list[str]] = {m.name: [] for m in fleet.models}
-    scale = (1 + planning.headroom) / planning.window_s
     for k in range(n):
+        pool_room = {p.name: p.max for p in fleet.pools}
         for model in fleet.models:
             serving = [d for d in deployments if d.model == model.name]
-            room = {d.name: d.pool.max for d in serving}
-            counts, why = allocate_window(
-                serving, demand[model.name].prefill_tokens[k] * scale, demand[model.name].decode_tokens[k] * scale,
-                room, model=model.name, window_start=starts[k], fleet_file=fleet.source)
-            for name, count in counts.items():
-                required[name][k] = count
+            room = {d.name: pool_room[d.pool.name] for d in serving}
+            counts, why = allocate_window(serving, prefill_rate[model.name][k], decode_rate[model.name][k], room,
+                                          model=model.name, window_start=starts[k], fleet_file=fleet.source)
+            for d in serving:
+                required[d.name][k] = counts[d.name]
+                pool_room[d.pool.name] -= counts[d.name]
             binding[model.name].append(why)
+    planning = fleet.planning
     replicas = {d.name: limit_step_change(required[d.name], planning.max_step_change, d.pool.max) for d in deployments}
     routing: dict[str, list[dict[str, float]]] = {}
     for model in fleet.models:
         serving = [d for d in deployments if d.model == model.name]
         routing[model.name] = [
             routing_shares(serving, {d.name: int(replicas[d.name][k]) for d in serving},
-                           demand[model.name].prefill_tokens[k] * scale, demand[model.name].decode_tokens[k] * scale)
-            for k in range(n)]
-    segments = {d.name: schedule_segments(starts, planning.window_s, replicas[d.name], d.pool.cold_start_s)
-                for d in deployments}
-    return Plan(fleet=fleet, window_s=planning.window_s, starts=starts, deployments=deployments, demand=demand,
-                required=required, replicas=replicas, routing=routing, binding=binding, segments=segments,
-                notes=notes + list(forecast.notes))
+                           prefill_rate[model.name][k], decode_rate[model.name][k]) for k in range(n)]
+    return required, replicas, binding, routing
+
+
+def _greedy_cost(fleet, deployments, prefill_rate, decode_rate, starts) -> float | str:
+    """$ of the cheapest-first plan for the same demand, for comparison; or why there is none."""
+    try:
+        _, replicas, _, _ = greedy_plan(fleet, deployments, prefill_rate, decode_rate, starts)
+    except InputError as exc:
+        return f"infeasible: {exc.problem}"
+    hours = fleet.planning.window_s / 3600
+    over = _gpu_limit_excess(fleet, deployments, replicas)
+    cost = round(sum(float(replicas[d.name].sum()) * d.usd_per_hour * hours for d in deployments), 2)
+    return f"{cost} (exceeds {over})" if over else cost
+
+
+def _gpu_limit_excess(fleet, deployments, replicas) -> str:
+    for limit in fleet.gpu_limits:
+        used = sum(replicas[d.name] * d.pool.tp for d in deployments
+                   if d.pool.gpu == limit.gpu and d.pool.region == limit.region)
+        if len(deployments) and np.max(used, initial=0) > limit.max_gpus:
+            return f"gpu limit {limit.gpu}@{limit.region}: {int(np.max(used))} > {limit.max_gpus}"
+    return ""
+
+
+def _normalised(shares: dict[str, float], deployments, replicas, k, prefill_per_s, decode_per_s) -> dict[str, float]:
+    total = sum(shares.values())
+    if total > 0 and (prefill_per_s > 0 or decode_per_s > 0):
+        return {name: value / total for name, value in shares.items()}
+    serving = [d for d in deployments if d.name in shares]
+    return routing_shares(serving, {d.name: int(replicas[d.name][k]) for d in serving}, prefill_per_s, decode_per_s)
