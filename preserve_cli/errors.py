@@ -51,3 +51,12 @@ class InputError(Exception):
             text += f" (fix: {self.fix})"
         # Guarantee a single line whatever the parts contained.
         return " ".join(text.split())
+
+
+EXIT_GUARD_REFUSED = 3
+
+
+class GuardRefused(InputError):
+    """A plan change beyond the safety guard (exit code 3); nothing is written."""
+
+    exit_code = EXIT_GUARD_REFUSED

@@ -6,7 +6,17 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from preserve_cli.cli.common import JSON_OPTION, handles_input_errors, key_value_table, note, print_json, stdout
+from preserve_cli.cli.common import (
+    JSON_OPTION,
+    handles_input_errors,
+    key_value_table,
+    note,
+    print_json,
+    stderr,
+    stdout,
+)
+from preserve_cli.errors import GuardRefused
+from preserve_cli.plan.guard import PlanDiff
 from preserve_cli.durations import parse_duration
 from preserve_cli.emit.common import iso, plan_summary
 from preserve_cli.emit.registry import parse_emit_list
@@ -67,6 +77,20 @@ def _table(plan: Plan) -> Table:
     return table
 
 
+def _diff_table(diff: PlanDiff) -> Table:
+    table = Table(title="Change against the plan in force (--previous)", title_justify="left")
+    for column in ("deployment", "windows changed", "GPU-h before", "GPU-h after", "largest drop", "at"):
+        table.add_column(column, justify="left" if column in ("deployment", "at") else "right", no_wrap=True)
+    for d in diff.deployments:
+        table.add_row(d.name, f"{d.windows_changed}/{d.windows_compared}", f"{d.gpu_hours_before:,.0f}",
+                      f"{d.gpu_hours_after:,.0f}", f"{d.largest_drop_share * 100:.0f}%", d.largest_drop_at)
+    for name in diff.added:
+        table.add_row(name, "new", "", "", "", "")
+    for name in diff.removed:
+        table.add_row(name, "removed", "", "", "", "")
+    return table
+
+
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     @handles_input_errors
@@ -81,6 +105,10 @@ def register(app: typer.Typer) -> None:
                                  "`preserve emitters` lists them."),
         horizon: str = typer.Option(None, "--horizon", help="Override planning.horizon, e.g. 1d or 7d."),
         forecast_model: str = typer.Option("prophet", "--forecast-model", help="Forecaster when the stage runs."),
+        previous: str = typer.Option(None, "--previous", help="schedule.yaml of the plan in force: print the diff and "
+                                     "refuse (exit 3, nothing written) a window losing more than planning.max_drop "
+                                     "of its replicas."),
+        force: bool = typer.Option(False, "--force", help="Apply a change the --previous guard refuses."),
         json_output: bool = JSON_OPTION,
     ) -> None:
         """Plan replicas per pool and window, and routing weights; write YAML for the serving stack.
@@ -90,14 +118,24 @@ def register(app: typer.Typer) -> None:
         KEDA ScaledObjects (or the emitters chosen with --emit) into -o.
         """
         horizon_s = parse_duration(horizon, field="--horizon") if horizon else None
-        run = run_plan(list(inputs or []), fleet_path=fleet, capacity_path=capacity, horizon_s=horizon_s,
-                       forecast_model=forecast_model, emit=parse_emit_list(emit))
+        try:
+            run = run_plan(list(inputs or []), fleet_path=fleet, capacity_path=capacity, horizon_s=horizon_s,
+                           forecast_model=forecast_model, emit=parse_emit_list(emit), previous=previous, force=force)
+        except GuardRefused as refused:
+            if not json_output:
+                stderr.print(_diff_table(refused.diff))  # type: ignore[attr-defined]
+            raise
         written = write_outputs(run.files, output)
         names = [str(p) for p in written]
         if json_output:
-            print_json(plan_json(run.plan, names, run.stages))
+            result = plan_json(run.plan, names, run.stages)
+            if run.diff is not None:
+                result["diff"] = run.diff.to_dict()
+            print_json(result)
             return
         stdout.print(_table(run.plan))
+        if run.diff is not None:
+            stdout.print(_diff_table(run.diff))
         totals = plan_summary(run.plan)
         rows = [("GPU-hours", totals["gpu_hours"]), ("cost $", totals["cost_usd"])]
         solver = run.plan.solver

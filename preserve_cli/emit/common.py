@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from preserve_cli import __version__
-from preserve_cli.plan.model import Plan
+from preserve_cli.plan.model import Deployment, Plan
 from preserve_cli.timeutil import to_datetime, to_iso
 
 GENERATED_BY = f"preserve {__version__}"
@@ -45,3 +45,36 @@ def plan_summary(plan: Plan) -> dict:
     hours = sum(plan.gpu_hours(d.name) for d in plan.deployments)
     cost = sum(plan.cost_usd(d.name) for d in plan.deployments)
     return {"gpu_hours": round(hours, 3), "cost_usd": round(cost, 2)}
+
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "preserve"}
+
+
+def deployment_labels(deployment: Deployment) -> dict[str, str]:
+    """Labels every per-deployment object carries, so `kubectl get -l preserve.dev/pool=…` finds them."""
+    return {**MANAGED_BY, "preserve.dev/pool": deployment.pool.name, "preserve.dev/model": deployment.model}
+
+
+def object_metadata(plan: Plan, name: str, labels: dict[str, str],
+                    annotations: dict[str, str] | None = None) -> dict:
+    metadata = {"name": name, "namespace": plan.fleet.namespace, "labels": labels}
+    if annotations:
+        metadata["annotations"] = annotations
+    return metadata
+
+
+def replica_floor(plan: Plan, deployment: Deployment) -> int:
+    """The fewest replicas the plan holds for this deployment in any window of the horizon."""
+    return int(np.min(plan.replicas[deployment.name]))
+
+
+def replica_peak(plan: Plan, deployment: Deployment) -> int:
+    """The most replicas the plan holds for this deployment in any window of the horizon."""
+    return int(np.max(plan.replicas[deployment.name]))
+
+
+def compact_time(moment: datetime | np.datetime64) -> str:
+    """UTC time for file names: 20250120T0000Z (sorts in time order, no ':' for Windows checkouts)."""
+    if not isinstance(moment, datetime):
+        moment = to_datetime(moment)
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%MZ")

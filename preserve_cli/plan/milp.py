@@ -1,22 +1,24 @@
 """The integer program over windows × deployments (pool × model), solved with HiGHS.
 
 Variables, per deployment d (a model m on a pool p) and window t:
-  n[d,t]  integer replicas                 x[d,t]  share of m's traffic routed to d (0..1)
-  up/down[d,t] ≥ 0  replicas added/removed  short[m,t] ≥ 0  uncovered share (must end 0)
+  n[d,t]  integer replicas    up[d,t] ≥ 0  replicas added
 
-  minimise  Σ price_d·hours·n + startup_d·up + churn·(up + down) + BIG·short
-  s.t.      Σ_d x[d,t] + short[m,t] = 1                      every model's demand is routed
-            r[d,t]·x[d,t] ≤ n[d,t]                          capacity: r = replicas d needs for ALL of m's
-                                                            traffic (max of prefill, decode, mixed terms)
+  minimise  Σ price_d·hours·n + (startup_d + 2·churn)·up
+  s.t.      Σ_d n[d,t] / r[d,t] ≥ 1                          capacity: r = replicas d needs for ALL of m's
+                                                            traffic (max of prefill, decode, mixed terms);
+                                                            routing x_d = (n_d/r_d) / Σ n/r then keeps every
+                                                            deployment within its capacity
             min_p ≤ Σ_{d∈p} n[d,t] ≤ max_p                   pool bounds, shared by its models
             Σ_{pools of gpu g in region z} tp·n ≤ cap[g,z]  GPU availability
-            n[t] − n[t−1] ≤ up[t],  n[t−1] − n[t] ≤ down[t]
+            n[t] − n[t−1] ≤ up[t]
             n[t] ≤ (1+s)·n[t−1] + 1,  n[t] ≥ (1−s)·n[t−1] − 1  max step change (s = 0: off)
 
 Only deployments in a model's allowed regions exist, so residency holds by
-construction; the cross-region split is x. `short` keeps the program feasible
-so that an impossible fleet is diagnosed (window, model, limit) instead of
-reported as "infeasible".
+construction; the cross-region split is the routing x. Eliminating x (rather
+than x·r ≤ n with Σx = 1) and charging churn on additions only keep a week of
+hourly windows solvable in about a second. When no plan exists, a second program
+that may leave demand uncovered (and minimises only that) names the window,
+model and limit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import contextlib
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,10 +40,9 @@ from preserve_cli.plan.fleet import Fleet
 from preserve_cli.plan.model import Deployment
 from preserve_cli.timeutil import to_iso
 
-# $ per unit of uncovered traffic share in one window: far above any real cost,
-# so the solver only leaves demand uncovered when no integer plan covers it.
-_UNCOVERED_PENALTY = 1e7
 _EPS = 1e-6
+# Uncovered share below this is solver tolerance (HiGHS works to ~1e-7 on rows scaled by r ~ 10..100).
+_UNCOVERED_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -57,22 +59,20 @@ class _Layout:
     def __init__(self, n_deploy: int, n_models: int, windows: int) -> None:
         self.T = windows
         self.N = n_deploy * windows
-        self.size = 4 * self.N + n_models * windows
+        self.models = n_models
+        self.size = 3 * self.N + n_models * windows
 
     def n(self, d: int, t: int) -> int:
         return d * self.T + t
 
-    def x(self, d: int, t: int) -> int:
+    def up(self, d: int, t: int) -> int:
         return self.N + d * self.T + t
 
-    def up(self, d: int, t: int) -> int:
-        return 2 * self.N + d * self.T + t
-
-    def down(self, d: int, t: int) -> int:
-        return 3 * self.N + d * self.T + t
-
     def short(self, m: int, t: int) -> int:
-        return 4 * self.N + m * self.T + t
+        return 2 * self.N + m * self.T + t
+
+    def below_previous(self, d: int, t: int) -> int:
+        return 2 * self.N + self.models * self.T + d * self.T + t
 
 
 class _Rows:
@@ -99,27 +99,33 @@ class _Rows:
         return LinearConstraint(matrix, np.array(self.lower), np.array(self.upper))
 
 
-def solve_milp(fleet: Fleet, deployments: list[Deployment], prefill: dict[str, np.ndarray],
-               decode: dict[str, np.ndarray], starts: np.ndarray) -> MilpSolution:
-    """prefill/decode: tokens/s per model and window, headroom included."""
-    import time
+@dataclass
+class _Program:
+    cost: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    integrality: np.ndarray
+    rows: _Rows
+    layout: _Layout
 
+
+def _build(fleet: Fleet, deployments: list[Deployment], models: list[str], need_all: np.ndarray,
+           T: int, *, diagnose: bool, previous: np.ndarray | None = None) -> _Program:
+    """The program; with `diagnose`, shortfall may be positive and is all that costs.
+
+    `previous` (deployments × windows, NaN where unknown) is the plan in force:
+    going below it costs what a start costs, so a re-plan only reshuffles
+    replicas between pools when that saves more than the churn (AIBrix #637).
+    """
     planning = fleet.planning
-    T = len(starts)
-    models = [m.name for m in fleet.models]
     lay = _Layout(len(deployments), len(models), T)
     hours = planning.window_s / 3600
-    need_all = np.zeros((len(deployments), T))
-    resource = [[""] * T for _ in deployments]
-    for i, d in enumerate(deployments):
-        for t in range(T):
-            result = need(d, float(prefill[d.model][t]), float(decode[d.model][t]))
-            need_all[i, t] = result.replicas_for_all
-            resource[i][t] = result.binding
-
     cost = np.zeros(lay.size)
     lower = np.zeros(lay.size)
     upper = np.full(lay.size, np.inf)
+    shortfall = slice(2 * lay.N, 2 * lay.N + lay.models * T)
+    upper[shortfall] = 1 if diagnose else 0
+    upper[shortfall.stop:] = 0  # below_previous: opened per window where a previous plan exists
     integrality = np.zeros(lay.size)
     rows = _Rows()
     for i, d in enumerate(deployments):
@@ -127,58 +133,107 @@ def solve_milp(fleet: Fleet, deployments: list[Deployment], prefill: dict[str, n
         if startup is None:
             startup = d.usd_per_hour * d.pool.cold_start_s / 3600
         for t in range(T):
-            cost[lay.n(i, t)] = d.usd_per_hour * hours
+            # A tie-breaker of 0.01% of the price by deployment order: pools with equal prices
+            # would otherwise make many optimal plans that branch-and-bound must all rule out.
+            cost[lay.n(i, t)] = 0 if diagnose else d.usd_per_hour * hours * (1 + 1e-4 * i / len(deployments))
             upper[lay.n(i, t)] = d.pool.max
             integrality[lay.n(i, t)] = 1
-            upper[lay.x(i, t)] = 1
             if t == 0:
-                upper[lay.up(i, t)] = upper[lay.down(i, t)] = 0
+                upper[lay.up(i, t)] = 0
                 continue
-            cost[lay.up(i, t)] = startup + planning.churn_penalty_usd
-            cost[lay.down(i, t)] = planning.churn_penalty_usd
+            # Churn is charged on additions only, twice: every replica added is removed again
+            # later, and separate "removed" variables make the program several times slower
+            # to solve for the same optimum.
+            cost[lay.up(i, t)] = 0 if diagnose else startup + 2 * planning.churn_penalty_usd
             rows.add([(lay.n(i, t), 1), (lay.n(i, t - 1), -1), (lay.up(i, t), -1)], -np.inf, 0)
-            rows.add([(lay.n(i, t - 1), 1), (lay.n(i, t), -1), (lay.down(i, t), -1)], -np.inf, 0)
             s = planning.max_step_change
+            if previous is not None and not np.isnan(previous[i, t]) and not diagnose:
+                upper[lay.below_previous(i, t)] = np.inf
+                cost[lay.below_previous(i, t)] = startup + 2 * planning.churn_penalty_usd
+                rows.add([(lay.n(i, t), 1), (lay.below_previous(i, t), 1)], float(previous[i, t]), np.inf)
             if s > 0:
                 rows.add([(lay.n(i, t), 1), (lay.n(i, t - 1), -(1 + s))], -np.inf, 1)
                 rows.add([(lay.n(i, t), 1), (lay.n(i, t - 1), -(1 - s))], -1, np.inf)
-        for t in range(T):
-            if need_all[i, t] > 0:
-                rows.add([(lay.x(i, t), need_all[i, t]), (lay.n(i, t), -1)], -np.inf, 0)
     for m, model in enumerate(models):
         mine = [i for i, d in enumerate(deployments) if d.model == model]
         for t in range(T):
-            cost[lay.short(m, t)] = _UNCOVERED_PENALTY
-            upper[lay.short(m, t)] = 1
-            rows.add([(lay.x(i, t), 1) for i in mine] + [(lay.short(m, t), 1)], 1, 1)
+            cost[lay.short(m, t)] = 1 if diagnose else 0
+            scale = max(need_all[i, t] for i in mine)
+            if scale <= 0:
+                continue
+            # Σ n_i / r_i ≥ 1, scaled by max r so coefficients are ≥ 1 and well conditioned.
+            rows.add([(lay.n(i, t), scale / need_all[i, t]) for i in mine if need_all[i, t] > 0]
+                     + [(lay.short(m, t), scale)], scale, np.inf)
     for pool in fleet.pools:
         mine = [i for i, d in enumerate(deployments) if d.pool.name == pool.name]
-        if not mine:
-            continue
-        for t in range(T):
+        for t in range(T if mine else 0):
             rows.add([(lay.n(i, t), 1) for i in mine], pool.min, pool.max)
     for limit in fleet.gpu_limits:
         mine = [i for i, d in enumerate(deployments) if d.pool.gpu == limit.gpu and d.pool.region == limit.region]
-        if not mine:
-            continue
-        for t in range(T):
+        for t in range(T if mine else 0):
             rows.add([(lay.n(i, t), deployments[i].pool.tp) for i in mine], -np.inf, limit.max_gpus)
+    return _Program(cost, lower, upper, integrality, rows, lay)
 
-    began = time.perf_counter()
+
+def _run(program: _Program, time_limit: float):
     with _native_stdout_silenced():
-        result = milp(cost, constraints=rows.constraint(lay.size), integrality=integrality,
-                      bounds=Bounds(lower, upper),
-                      options={"mip_rel_gap": 0.01, "time_limit": planning.solver_time_limit_s, "disp": False})
+        return milp(program.cost, constraints=program.rows.constraint(program.layout.size),
+                    integrality=program.integrality, bounds=Bounds(program.lower, program.upper),
+                    options={"mip_rel_gap": 0.01, "time_limit": time_limit, "disp": False})
+
+
+def solve_milp(fleet: Fleet, deployments: list[Deployment], prefill: dict[str, np.ndarray],
+               decode: dict[str, np.ndarray], starts: np.ndarray,
+               previous=None) -> MilpSolution:
+    """prefill/decode: tokens/s per model and window, headroom included; `previous`
+    is the plan in force (guard.PreviousPlan: .get(deployment) -> {window_start_iso: replicas})."""
+    planning = fleet.planning
+    T = len(starts)
+    models = [m.name for m in fleet.models]
+    need_all = np.zeros((len(deployments), T))
+    resource = [[""] * T for _ in deployments]
+    for i, d in enumerate(deployments):
+        for t in range(T):
+            result = need(d, float(prefill[d.model][t]), float(decode[d.model][t]))
+            need_all[i, t] = result.replicas_for_all
+            resource[i][t] = result.binding
+    reference = None
+    if previous:
+        reference = np.full((len(deployments), T), np.nan)
+        keys = [to_iso(s) for s in starts]
+        for i, d in enumerate(deployments):
+            for t, key in enumerate(keys):
+                counts = previous.get(d.name) or {}
+                if key in counts:
+                    reference[i, t] = counts[key]
+    program = _build(fleet, deployments, models, need_all, T, diagnose=False, previous=reference)
+    began = time.perf_counter()
+    result = _run(program, planning.solver_time_limit_s)
     seconds = time.perf_counter() - began
+    if result.status == 2:  # infeasible: find out where and why
+        diagnosis = _build(fleet, deployments, models, need_all, T, diagnose=True)
+        found = _run(diagnosis, planning.solver_time_limit_s)
+        if found.x is not None:
+            _raise_if_uncovered(fleet, deployments, models, found.x, diagnosis.layout, starts, prefill, decode)
+        raise InputError("no plan meets every limit (pool min/max, GPU limits, max_step_change) in every window",
+                         file=fleet.source, field="pools / gpu_limits / planning.max_step_change",
+                         fix="raise pool max or GPU limits, or raise planning.max_step_change")
     if result.x is None:
         raise InputError(f"the integer program found no plan within {planning.solver_time_limit_s:g}s ({result.message})",
                          file=fleet.source, field="planning.solver_time_limit_s",
                          fix="raise planning.solver_time_limit_s, shorten the horizon, or use planning.planner: greedy")
-    solution = result.x
-    _raise_if_uncovered(fleet, deployments, models, solution, lay, starts, prefill, decode)
-    replicas = {d.name: np.rint(solution[[lay.n(i, t) for t in range(T)]]).astype(np.int64)
+    lay = program.layout
+    replicas = {d.name: np.rint(result.x[[lay.n(i, t) for t in range(T)]]).astype(np.int64)
                 for i, d in enumerate(deployments)}
-    shares = {d.name: np.clip(solution[[lay.x(i, t) for t in range(T)]], 0, 1) for i, d in enumerate(deployments)}
+    # Routing: each deployment's share of the capacity serving its model, n_i / r_i normalised.
+    served = {d.name: np.where(need_all[i] > 0, replicas[d.name] / np.where(need_all[i] > 0, need_all[i], 1), 0.0)
+              for i, d in enumerate(deployments)}
+    shares = {}
+    for model in models:
+        names = [d.name for d in deployments if d.model == model]
+        total = sum(served[name] for name in names)
+        for name in names:
+            shares[name] = np.where(total > 0, served[name] / np.where(total > 0, total, 1), 0.0)
     binding = _binding(fleet, deployments, models, replicas, shares, need_all, resource, T)
     gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
     return MilpSolution(replicas, shares, binding, float(result.fun), gap, seconds)
@@ -203,7 +258,7 @@ def _raise_if_uncovered(fleet, deployments, models, solution, lay, starts, prefi
     for m, model in enumerate(models):
         for t in range(lay.T):
             short = solution[lay.short(m, t)]
-            if short > _EPS:
+            if short > _UNCOVERED_TOLERANCE:
                 pools = sorted({d.pool for d in deployments if d.model == model}, key=lambda p: p.name)
                 limits = [f"{p.name} max {p.max}" for p in pools]
                 limits += [f"{g.gpu}@{g.region} max_gpus {g.max_gpus}" for g in fleet.gpu_limits

@@ -19,6 +19,7 @@ from preserve_cli.errors import InputError
 from preserve_cli.forecast.schema import Forecast, forecast_to_csv, read_forecast
 from preserve_cli.plan.capacity import capacity_provider
 from preserve_cli.plan.fleet import Fleet, read_fleet
+from preserve_cli.plan.guard import PlanDiff, diff_plans, enforce, read_previous
 from preserve_cli.plan.model import Plan
 from preserve_cli.plan.planner import make_plan
 
@@ -51,6 +52,7 @@ class PlanRun:
     stages: list[str] = field(default_factory=list)
     demand: Demand | None = None
     forecast: Forecast | None = None
+    diff: PlanDiff | None = None
 
 
 def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, forecast_model: str,
@@ -83,14 +85,19 @@ def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, fo
 
 def run_plan(inputs: list[str], *, fleet_path: str | None = None, capacity_path: str | None = None,
              horizon_s: int | None = None, forecast_model: str = "prophet",
-             emit: list[str] | None = None) -> PlanRun:
+             emit: list[str] | None = None, previous: str | None = None, force: bool = False) -> PlanRun:
+    """Plan from inputs; with `previous`, diff against it and raise GuardRefused
+    (exit 3) on a drop beyond planning.max_drop unless `force` (the exception
+    carries the diff as `.diff`)."""
     fleet_file = fleet_path or str(default_fleet_path())
     fleet = read_fleet(fleet_file)
+    previous_plan = read_previous(previous) if previous else None
     stages: list[str] = []
     forecast, demand, input_hash = build_forecast(inputs, fleet, horizon_s=horizon_s,
                                                   forecast_model=forecast_model, stages=stages)
     provider = capacity_provider(fleet, capacity_path)
-    plan = make_plan(forecast, fleet, provider, forecast_file=inputs[0] if inputs else "bundled example")
+    plan = make_plan(forecast, fleet, provider, forecast_file=inputs[0] if inputs else "bundled example",
+                     previous=previous_plan)
     stages.append("plan")
     plan.inputs = {
         "demand_or_forecast_sha256": input_hash,
@@ -98,9 +105,17 @@ def run_plan(inputs: list[str], *, fleet_path: str | None = None, capacity_path:
     }
     if capacity_path:
         plan.inputs["capacity_sha256"] = _sha256(Path(capacity_path).read_text(encoding="utf-8"))
+    diff = None
+    if previous_plan is not None:
+        diff = diff_plans(previous_plan, plan, fleet.planning.max_drop)
+        try:
+            enforce(diff, previous, force=force)
+        except InputError as refused:
+            refused.diff = diff  # type: ignore[attr-defined]
+            raise
     files = render_all(plan, list(DEFAULT_EMITTERS) if emit is None else emit)
     stages.append("emit")
-    return PlanRun(plan=plan, files=files, stages=stages, demand=demand, forecast=forecast)
+    return PlanRun(plan=plan, files=files, stages=stages, demand=demand, forecast=forecast, diff=diff)
 
 
 def write_outputs(files: dict[str, str], directory: str | Path) -> list[Path]:

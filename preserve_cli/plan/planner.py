@@ -81,7 +81,9 @@ def deployment_name(pool_name: str, model: str, fleet: Fleet) -> str:
 
 
 def make_plan(forecast: Forecast, fleet: Fleet, capacity_of: CapacityProvider, *,
-              forecast_file: str = "forecast") -> Plan:
+              forecast_file: str = "forecast", previous=None) -> Plan:
+    """`previous` (guard.PreviousPlan, optional): the plan in force; the integer
+    program then charges for going below it, so re-plans do not swing."""
     planning = fleet.planning
     if forecast.window_s != planning.window_s:
         raise InputError(f"forecast windows are {forecast.window_s}s but planning.window is {planning.window_s}s",
@@ -114,7 +116,7 @@ def make_plan(forecast: Forecast, fleet: Fleet, capacity_of: CapacityProvider, *
     if planning.planner == "milp":
         from preserve_cli.plan.milp import solve_milp
 
-        solution = solve_milp(fleet, deployments, prefill_rate, decode_rate, starts)
+        solution = solve_milp(fleet, deployments, prefill_rate, decode_rate, starts, previous)
         required = replicas = solution.replicas
         binding = solution.binding
         routing = {m.name: [_normalised({d.name: float(solution.shares[d.name][k]) for d in deployments
