@@ -109,6 +109,14 @@ class _Program:
     layout: _Layout
 
 
+def _replica_cost(fleet: Fleet, deployments: list[Deployment]) -> np.ndarray:
+    """$ per replica per window; a tie-breaker of 0.01% of the price by deployment
+    order, because pools with equal prices would otherwise make many optimal plans
+    that branch-and-bound must all rule out."""
+    hours = fleet.planning.window_s / 3600
+    return np.array([d.usd_per_hour * hours * (1 + 1e-4 * i / len(deployments)) for i, d in enumerate(deployments)])
+
+
 def _build(fleet: Fleet, deployments: list[Deployment], models: list[str], need_all: np.ndarray,
            T: int, *, diagnose: bool, previous: np.ndarray | None = None) -> _Program:
     """The program; with `diagnose`, shortfall may be positive and is all that costs.
@@ -119,7 +127,6 @@ def _build(fleet: Fleet, deployments: list[Deployment], models: list[str], need_
     """
     planning = fleet.planning
     lay = _Layout(len(deployments), len(models), T)
-    hours = planning.window_s / 3600
     cost = np.zeros(lay.size)
     lower = np.zeros(lay.size)
     upper = np.full(lay.size, np.inf)
@@ -128,14 +135,13 @@ def _build(fleet: Fleet, deployments: list[Deployment], models: list[str], need_
     upper[shortfall.stop:] = 0  # below_previous: opened per window where a previous plan exists
     integrality = np.zeros(lay.size)
     rows = _Rows()
+    price = _replica_cost(fleet, deployments)
     for i, d in enumerate(deployments):
         startup = planning.startup_cost_usd
         if startup is None:
             startup = d.usd_per_hour * d.pool.cold_start_s / 3600
         for t in range(T):
-            # A tie-breaker of 0.01% of the price by deployment order: pools with equal prices
-            # would otherwise make many optimal plans that branch-and-bound must all rule out.
-            cost[lay.n(i, t)] = 0 if diagnose else d.usd_per_hour * hours * (1 + 1e-4 * i / len(deployments))
+            cost[lay.n(i, t)] = 0 if diagnose else price[i]
             upper[lay.n(i, t)] = d.pool.max
             integrality[lay.n(i, t)] = 1
             if t == 0:
@@ -206,8 +212,8 @@ def solve_milp(fleet: Fleet, deployments: list[Deployment], prefill: dict[str, n
                 counts = previous.get(d.name) or {}
                 if key in counts:
                     reference[i, t] = counts[key]
-    program = _build(fleet, deployments, models, need_all, T, diagnose=False, previous=reference)
     began = time.perf_counter()
+    program = _build(fleet, deployments, models, need_all, T, diagnose=False, previous=reference)
     result = _run(program, planning.solver_time_limit_s)
     seconds = time.perf_counter() - began
     if result.status == 2:  # infeasible: find out where and why
