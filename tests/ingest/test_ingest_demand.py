@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from preserve_cli.demand.from_requests import demand_from_requests
@@ -134,3 +136,15 @@ def test_bad_arguments(code_parquet, kwargs, field) -> None:
     with pytest.raises(InputError) as error:
         demand_from_requests(code_parquet, **kwargs)
     assert error.value.field == field
+
+
+def test_requests_parquet_with_an_unusable_row_is_refused(tmp_path) -> None:
+    table = pa.table({"ts": pa.array([0, 1_000_000, 2_000_000], pa.timestamp("us", tz="UTC")),
+                      "input_tokens": pa.array([5, -1, 7], pa.int64()),
+                      "output_tokens": pa.array([1, 1, 1], pa.int64())})
+    pq.write_table(table, tmp_path / "hand.parquet")
+    with pytest.raises(InputError, match=r"hand\.parquet: row 2 .*negative"):
+        demand_from_requests(tmp_path / "hand.parquet", 3600)
+    pq.write_table(table.drop_columns(["output_tokens"]), tmp_path / "short.parquet")
+    with pytest.raises(InputError, match="no column 'output_tokens'"):
+        demand_from_requests(tmp_path / "short.parquet", 3600)

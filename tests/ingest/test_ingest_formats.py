@@ -130,3 +130,10 @@ def test_tab_separated_and_crlf_and_bom(write, tmp_path) -> None:
                          b"2023-11-16 18:17:03.9799600\t4808\t10\r\n2023-11-16 18:17:04.0319600\t3180\t8\r\n")
     summary = ingest_logs(log, tmp_path / "r.parquet")
     assert (summary.format, summary.rows, summary.input_tokens, summary.output_tokens) == ("azure", 2, 7988, 18)
+
+
+def test_jsonl_label_keys_may_be_absent_from_a_record(write, tmp_path) -> None:
+    log = write("labels.jsonl", '{"t": "2024-05-10T00:00:00Z", "i": 1, "o": 1}\n'
+                                '{"t": "2024-05-10T00:00:01Z", "i": 2, "o": 2, "m": "llama"}\n')
+    ingest_logs(log, tmp_path / "r.parquet", mapping="ts=t,input=i,output=o,model=m")
+    assert [r["model"] for r in rows_of(tmp_path / "r.parquet")] == [None, "llama"]

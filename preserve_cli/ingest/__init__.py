@@ -1,0 +1,17 @@
+"""Ingest: request logs (Azure, Mooncake, Vidur, any CSV/JSONL via --map) -> canonical
+requests Parquet (`ts` UTC, `input_tokens`, `output_tokens`, optional labels).
+
+Library API:
+* `ingest_logs(paths, output, ...) -> IngestSummary` writes requests.parquet;
+* `request_rows(con, paths, options)` gives the same canonical rows as DuckDB SQL
+  without writing anything (the demand step aggregates them in one pass);
+* `duckdb_connection()` opens a DuckDB set up for both (bounded memory, UTC).
+"""
+
+from preserve_cli.ingest.api import IngestSummary, ingest_logs
+from preserve_cli.ingest.dirty import SkipStat
+from preserve_cli.ingest.plan import IngestOptions
+from preserve_cli.ingest.rows import RequestRows, duckdb_connection, request_rows
+
+__all__ = ["IngestOptions", "IngestSummary", "RequestRows", "SkipStat", "duckdb_connection",
+           "ingest_logs", "request_rows"]
