@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         emit: str = typer.Option(None, "--emit", help="Comma-separated emitters (default: schedule,routing,keda); "
                                  "`preserve emitters` lists them."),
         horizon: str = typer.Option(None, "--horizon", help="Override planning.horizon, e.g. 1d or 7d."),
-        forecast_model: str = typer.Option("prophet", "--forecast-model", help="Forecaster when the stage runs."),
+        forecast_model: str = typer.Option("auto", "--forecast-model", help="Forecaster when the stage runs."),
         previous: str = typer.Option(None, "--previous", help="schedule.yaml of the plan in force: print the diff and "
                                      "refuse (exit 3, nothing written) a window losing more than planning.max_drop "
                                      "of its replicas."),

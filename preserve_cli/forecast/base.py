@@ -1,9 +1,9 @@
 """The interface every forecast model implements, and the quantile band they share.
 
 A model is fit on a `History` (NaN = missing window) and gives a point forecast, the
-median, for any future windows. The other quantiles come from the model's own errors
-(`calibration_errors`), as log1p ratios actual/forecast, so every model gets a
-deterministic band without sampling:
+median, for any future windows. The other quantiles come from the model's errors in
+a rolling-origin backtest on the recent history (`calibration.py`), as log1p ratios
+actual/forecast, so every model gets a deterministic band without sampling:
 
     q > 0.5:  p_q = expm1(log1p(p50) + max(0, Q_q(errors)))
     q < 0.5:  p_q = expm1(log1p(p50) + min(0, Q_q(errors)))
@@ -28,7 +28,7 @@ from preserve_cli.forecast.history import History
 
 
 class ForecastModel(ABC):
-    """Fit on a history, then predict quantiles for future windows."""
+    """Fit on a history, then predict the median of future windows."""
 
     name: ClassVar[str]
     summary: ClassVar[str]   # one line for --help and the docs
@@ -46,18 +46,19 @@ class ForecastModel(ABC):
     def point(self, starts: np.ndarray) -> np.ndarray:
         """The median forecast (>= 0) for windows starting at `starts` (after the history)."""
 
-    @abstractmethod
-    def calibration_errors(self) -> np.ndarray:
-        """log1p(actual) - log1p(forecast) on the fitted history, as honest as the model allows."""
+    def point_after(self, history: History, starts: np.ndarray) -> np.ndarray:
+        """The median for `starts`, which follow `history`: a longer history than the fit
+        one (same series), whose newer windows may be used as inputs but not learnt from.
+        The backtest uses it to forecast from many origins with one fit a day. Models
+        that are cheap to fit simply refit; learnt models override it."""
+        fresh = type(self)()
+        fresh.fit(history)
+        return fresh.point(starts)
 
     @property
     def detail(self) -> str:
         """What the fit decided that a user may want to know (empty when nothing)."""
         return ""
-
-    def predict(self, starts: np.ndarray, quantiles: Sequence[float]) -> dict[float, np.ndarray]:
-        median = np.maximum(self.point(starts), 0.0)
-        return quantile_band(median, self.calibration_errors(), quantiles)
 
 
 def conformal_offset(errors: np.ndarray, q: float) -> float:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from preserve_cli.forecast.base import ForecastModel
-from preserve_cli.forecast.history import DAY_S, History, log_errors
+from preserve_cli.forecast.history import DAY_S, History
 
 
 class Flat(ForecastModel):
@@ -36,19 +36,5 @@ class Flat(ForecastModel):
 
     def point(self, starts: np.ndarray) -> np.ndarray:
         if self._history is None:
-            raise RuntimeError("flat: fit() before predict()")
+            raise RuntimeError("flat: fit() before point()")
         return np.full(len(starts), self._level)
-
-    def calibration_errors(self) -> np.ndarray:
-        """In-sample: each observed window against the mean of the day of observations before it."""
-        if self._history is None:
-            raise RuntimeError("flat: fit() before calibration_errors()")
-        values = self._history.observed_values()
-        if values.size < 2:
-            return np.empty(0)
-        k = self._window_count(self._history)
-        cumulative = np.concatenate([[0.0], np.cumsum(values)])
-        ends = np.arange(1, values.size)                 # forecast values[i] from values[max(0, i-k):i]
-        begins = np.maximum(ends - k, 0)
-        means = (cumulative[ends] - cumulative[begins]) / (ends - begins)
-        return log_errors(values[1:], means)

@@ -51,11 +51,6 @@ class History:
     def observed_values(self) -> np.ndarray:
         return self.values[self.observed]
 
-    def before(self, cutoff: np.datetime64) -> History:
-        """The windows that start before `cutoff` (what was known at that time)."""
-        keep = self.starts < cutoff
-        return History(self.starts[keep], self.values[keep], self.window_s)
-
     def split(self, index: int, end: int | None = None) -> Split:
         """Windows [0, index) to fit on, windows [index, end) to score the forecast on."""
         test = slice(index, end)
@@ -102,6 +97,25 @@ def log_errors(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """
     known = ~np.isnan(actual) & ~np.isnan(predicted)
     return np.log1p(actual[known]) - np.log1p(np.maximum(predicted[known], 0.0))
+
+
+def forward_filled(values: np.ndarray) -> np.ndarray:
+    """Each position holds the latest observed value at or before it (NaN before the first)."""
+    index = np.where(~np.isnan(values), np.arange(values.size), -1)
+    latest = np.maximum.accumulate(index) if values.size else index
+    return np.where(latest >= 0, values[np.maximum(latest, 0)], np.nan)
+
+
+def trailing_mean(values: np.ndarray, span: int) -> np.ndarray:
+    """out[i] = mean of the observed values among values[i - span + 1 .. i] (NaN when none)."""
+    known = ~np.isnan(values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(known, values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(known)])
+    end = np.arange(1, values.size + 1)
+    begin = np.maximum(end - span, 0)
+    n = counts[end] - counts[begin]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (sums[end] - sums[begin]) / np.maximum(n, 1), np.nan)
 
 
 def wape(actual: np.ndarray, predicted: np.ndarray) -> float:

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from preserve_cli.errors import InputError
 from preserve_cli.forecast.base import ForecastModel
+from preserve_cli.forecast.ensemble import Ensemble
 from preserve_cli.forecast.flat import Flat
+from preserve_cli.forecast.gbm_model import GradientBoosting
 from preserve_cli.forecast.prophet_model import ProphetModel
+from preserve_cli.forecast.recent import Persistence, RecentLevel
 from preserve_cli.forecast.seasonal_naive import SeasonalNaiveDay, SeasonalNaiveWeek
 
 # Order matters: `auto` breaks ties in this order, most structured model first.
 MODELS: dict[str, type[ForecastModel]] = {
-    model.name: model for model in (ProphetModel, SeasonalNaiveWeek, SeasonalNaiveDay, Flat)
+    model.name: model for model in (Ensemble, ProphetModel, GradientBoosting, RecentLevel, SeasonalNaiveWeek,
+                                    SeasonalNaiveDay, Flat, Persistence)
 }
-DEFAULT_MODEL = ProphetModel.name
+# What `auto` keeps unless another model's backtest is clearly better (selection.py):
+# for horizons of a day or more, and shorter ones.
+AUTO_DEFAULT = Ensemble.name
+AUTO_SHORT_DEFAULT = RecentLevel.name
 AUTO = "auto"
+DEFAULT_MODEL = AUTO
 # When the asked-for model cannot be fit on a history, these are tried in order.
 FALLBACKS = (SeasonalNaiveDay.name, Flat.name)
+# What `auto` uses when no model has a backtest (the fallbacks follow it).
+DEFAULT_FALLBACK_START = ProphetModel.name
 
 
 def model_names() -> list[str]:

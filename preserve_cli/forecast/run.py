@@ -13,11 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from preserve_cli.demand.schema import Demand, DemandSeries
 from preserve_cli.durations import format_duration
 from preserve_cli.errors import InputError
-from preserve_cli.forecast.base import band_note
-from preserve_cli.forecast.history import History
+from preserve_cli.forecast.base import band_note, quantile_band
 from preserve_cli.forecast.registry import DEFAULT_MODEL, check_model_name
+from preserve_cli.forecast.rolling import SeriesRolling
 from preserve_cli.forecast.schema import FORECAST_METRICS, Forecast, SeriesForecast, column_quantile, quantile_column
-from preserve_cli.forecast.selection import select_model
+from preserve_cli.forecast.selection import choose
 from preserve_cli.timeutil import parse_iso, to_iso
 
 MEDIAN = 0.5
@@ -44,7 +44,7 @@ def normalize_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
     return tuple(sorted(levels))
 
 
-def _check_horizon(horizon_s: int, window_s: int, source: str | None) -> int:
+def check_horizon(horizon_s: int, window_s: int, source: str | None) -> int:
     if isinstance(horizon_s, bool) or not isinstance(horizon_s, (int, np.integer)) or horizon_s <= 0:
         raise InputError(f"horizon {horizon_s!r} is not a positive number of seconds", field="horizon",
                          fix="write it like 1d or 7d")
@@ -56,21 +56,27 @@ def _check_horizon(horizon_s: int, window_s: int, source: str | None) -> int:
     return int(horizon_s // window_s)
 
 
-def _history(series: DemandSeries, metric: str, start: np.datetime64 | None, source: str | None) -> History:
-    history = History(series.starts, series.full_window_estimate(metric), series.window_s)
+def series_rolling(series: DemandSeries, metric: str) -> SeriesRolling:
+    """The rolling-origin view of one metric of a series (full-window estimates)."""
+    return SeriesRolling(series.starts, series.full_window_estimate(metric),
+                         series.full_window_estimate("requests"), series.window_s)
+
+
+def origin_index(series: DemandSeries, start: np.datetime64 | None, source: str | None) -> int:
+    """How many windows of the series lie before `start` (all of them when None)."""
     if start is None:
-        return history
+        return len(series)
     offset = int((start - series.starts[0]) / np.timedelta64(1, "s"))
     if offset % series.window_s:
         raise InputError(f"start {to_iso(start)} is not on the {format_duration(series.window_s)} grid of "
                          f"series {series.key!r} (first window {to_iso(series.starts[0])})", file=source,
                          field="start",
                          fix="pick a window start of the demand file, or one a whole number of windows later")
-    return history.before(start)
+    return int(np.clip(offset // series.window_s, 0, len(series)))
 
 
 @contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Progress | None]:
+def progress_bar(total: int, enabled: bool) -> Iterator[Progress | None]:
     console = Console(stderr=True)
     # Off a terminal (CI logs, pipes) a transient bar would leave only a stray blank line.
     if not enabled or total < 2 or not console.is_terminal:
@@ -104,7 +110,7 @@ def forecast_demand(
     names the demand file in error messages.
     """
     window_s = demand.window_s
-    windows = _check_horizon(horizon_s, window_s, source)
+    windows = check_horizon(horizon_s, window_s, source)
     levels = normalize_quantiles(quantiles)
     check_model_name(model)
     for metric in metrics:
@@ -118,17 +124,22 @@ def forecast_demand(
     tasks = [(key, metric) for key in demand.keys() for metric in metrics]
     result: list[SeriesForecast] = []
     notes: list[str] = []
-    with _progress(len(tasks), progress) as bar:
+    with progress_bar(len(tasks), progress) as bar:
         task_id = bar.add_task("", total=len(tasks)) if bar else None
         for key, metric in tasks:
             if bar:
                 bar.update(task_id, description=f"{key} {metric}")
-            history = _history(demand.series[key], metric, origin, source)
-            if history.n_observed == 0:
+            series = demand.series[key]
+            position = origin_index(series, origin, source)
+            rolling = series_rolling(series, metric)
+            if rolling.prepared(position).clean.n_observed == 0:
                 where = f" before {to_iso(origin)}" if origin is not None else ""
                 notes.append(f"{key}/{metric}: not forecast: no observed window{where}")
             else:
-                result.append(_forecast_one(key, metric, history, origin, windows, levels, model))
+                step = np.timedelta64(window_s, "s")
+                first = series.starts[-1] + step if origin is None else origin
+                starts = first + step * np.arange(windows)
+                result.append(forecast_from(rolling, position, starts, levels, model, key=key, metric=metric))
                 if result[-1].note:
                     notes.append(f"{key}/{metric}: {result[-1].note}")
             if bar:
@@ -140,17 +151,17 @@ def forecast_demand(
     return Forecast(window_s=window_s, series=result, notes=notes)
 
 
-def _forecast_one(key: str, metric: str, history: History, origin: np.datetime64 | None,
-                  windows: int, levels: tuple[float, ...], requested: str) -> SeriesForecast:
-    if origin is None:
-        starts = history.next_starts(windows)
-    else:
-        starts = origin + np.timedelta64(history.window_s, "s") * np.arange(windows)
-    selection = select_model(history, requested, horizon_windows=windows)
-    band = selection.model.predict(starts, levels)
-    spread = band_note(selection.model.calibration_errors().size, levels)
+def forecast_from(rolling: SeriesRolling, origin: int, starts: np.ndarray, levels: tuple[float, ...],
+                  requested: str, *, key: str, metric: str) -> SeriesForecast:
+    """The forecast of `starts` from the history before position `origin` (which has an
+    observed window): the model chosen, its median, and the band from its backtest."""
+    choice = choose(rolling, origin, requested, horizon_windows=len(starts))
+    median = np.maximum(choice.model.point(starts), 0.0)
+    errors = choice.folds.errors()
+    cleaning = rolling.prepared(origin).cleaning.describe()
     return SeriesForecast(
-        key=key, metric=metric, model=selection.model.name, window_s=history.window_s,
-        starts=starts.astype("datetime64[s]"), quantiles=band,
-        note="; ".join(filter(None, (selection.note, selection.model.detail, spread))),
+        key=key, metric=metric, model=choice.model.name, window_s=rolling.window_s,
+        starts=starts.astype("datetime64[s]"), quantiles=quantile_band(median, errors, levels),
+        note="; ".join(filter(None, (choice.note, choice.model.detail, cleaning, band_note(errors.size, levels)))),
+        backtest_wape=choice.folds.wape() if choice.folds.origins else None,
     )

@@ -51,6 +51,7 @@ class SeriesForecast:
     starts: np.ndarray                 # datetime64[s] UTC, regular grid
     quantiles: dict[float, np.ndarray]  # q -> values (tokens or requests per window), q ascending
     note: str = ""                     # e.g. why a fallback model was used
+    backtest_wape: float | None = None  # the model's WAPE in the rolling-origin backtest before the forecast
 
     def at(self, q: float) -> np.ndarray:
         if q in self.quantiles:

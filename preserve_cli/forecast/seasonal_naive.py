@@ -14,7 +14,7 @@ import numpy as np
 
 from preserve_cli.durations import format_duration
 from preserve_cli.forecast.base import ForecastModel
-from preserve_cli.forecast.history import DAY_S, WEEK_S, History, log_errors, slots, windows_per
+from preserve_cli.forecast.history import DAY_S, WEEK_S, History, slots, windows_per
 
 
 class SeasonalNaive(ForecastModel):
@@ -46,21 +46,9 @@ class SeasonalNaive(ForecastModel):
         wanted = slots(starts, self._fitted().window_s, self.period_s)
         return np.array([self._latest[s] for s in wanted.tolist()], dtype=float)
 
-    def calibration_errors(self) -> np.ndarray:
-        """In-sample: each observed window against the previous observation of its slot."""
-        history = self._fitted()
-        observed = np.flatnonzero(history.observed)
-        slot = slots(history.starts[observed], history.window_s, self.period_s)
-        order = np.lexsort((observed, slot))            # by slot, then time
-        slot, idx = slot[order], observed[order]
-        same_slot = slot[1:] == slot[:-1]
-        actual = history.values[idx[1:][same_slot]]
-        previous = history.values[idx[:-1][same_slot]]
-        return log_errors(actual, previous)
-
     def _fitted(self) -> History:
         if self._history is None:
-            raise RuntimeError(f"{self.name}: fit() before predict()")
+            raise RuntimeError(f"{self.name}: fit() before point()")
         return self._history
 
 

@@ -16,7 +16,8 @@ def forecast_summary(demand: Demand, forecast: Forecast, *, horizon_s: int, mode
                      start: np.datetime64 | None = None, source: str | Path | None = None,
                      output: str | Path | None = None) -> dict[str, Any]:
     """One JSON-able document: inputs, per-series rows (model used, history and missing
-    windows, horizon, peak of the top quantile, note) and the run's notes."""
+    windows, horizon, the model's backtest WAPE, peak of the top quantile, note) and the
+    run's notes."""
     levels = forecast.quantile_levels()
     top = quantile_column(levels[-1])
     rows = []
@@ -33,6 +34,7 @@ def forecast_summary(demand: Demand, forecast: Forecast, *, horizon_s: int, mode
             "first_window": to_iso(s.starts[0]),
             "horizon_windows": len(s.starts),
             "p50_total": float(s.at(0.5).sum()),
+            "backtest_wape": s.backtest_wape,
             f"peak_{top}": float(s.quantiles[levels[-1]].max()),
             "note": s.note,
         })

@@ -84,7 +84,7 @@ def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, fo
 
 
 def run_plan(inputs: list[str], *, fleet_path: str | None = None, capacity_path: str | None = None,
-             horizon_s: int | None = None, forecast_model: str = "prophet",
+             horizon_s: int | None = None, forecast_model: str = "auto",
              emit: list[str] | None = None, previous: str | None = None, force: bool = False) -> PlanRun:
     """Plan from inputs; with `previous`, diff against it and raise GuardRefused
     (exit 3) on a drop beyond planning.max_drop unless `force` (the exception

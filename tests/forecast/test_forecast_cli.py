@@ -43,12 +43,14 @@ def test_json_run_is_one_document_and_byte_identical_across_processes(demand_csv
     first, second = runs
     assert {k: v for k, v in first.items() if k != "output"} == {k: v for k, v in second.items() if k != "output"}
     rows = {(row["series"], row["metric"]): row for row in first["series"]}
-    assert len(rows) == 6 and first["quantiles"] == ["p50", "p90", "p99"]
-    assert rows[("chat", "prefill_tokens")]["model"] == "prophet"
-    assert rows[("chat", "prefill_tokens")]["history_windows"] == 96
-    assert rows[("code", "decode_tokens")]["model"] == "seasonal-naive-day"
-    assert "fell back to seasonal-naive-day" in rows[("code", "decode_tokens")]["note"]
-    assert any(note.startswith("code/requests: prophet not used") for note in first["notes"])
+    assert len(rows) == 6 and first["quantiles"] == ["p50", "p90", "p99"] and first["model_requested"] == "auto"
+    chat = rows[("chat", "prefill_tokens")]
+    assert chat["history_windows"] == 96 and chat["note"].startswith("auto: ")
+    assert 0 < chat["backtest_wape"] < 1
+    # 30 hours: too short for the ensemble's Prophet (2 days): auto says what it could not backtest.
+    code = rows[("code", "decode_tokens")]
+    assert code["model"] not in ("ensemble", "prophet", "gbm")
+    assert "too little history to backtest ensemble, prophet, gbm" in code["note"]
 
 
 def test_output_file_has_the_documented_columns_and_grid(demand_csv, tmp_path):
@@ -59,10 +61,18 @@ def test_output_file_has_the_documented_columns_and_grid(demand_csv, tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0] == COLUMNS
     assert len(lines) == 1 + 2 * 3 * 12
-    assert lines[1].startswith("chat,requests,2024-05-10T00:00:00Z,3600,prophet,")
+    assert lines[1].startswith("chat,requests,2024-05-10T00:00:00Z,3600,")
     forecast = read_forecast(out)
-    assert forecast.get("code", "requests").model == "seasonal-naive-day"
     assert str(forecast.get("code", "requests").starts[0]) == "2024-05-07T06:00:00"
+    assert "backtest WAPE" in result.output
+
+
+def test_a_fallback_is_flagged_in_the_table_and_explained(demand_csv, tmp_path):
+    out = tmp_path / "forecast.csv"
+    result = CliRunner().invoke(app, ["forecast", str(demand_csv), "--horizon", "12h", "--model", "prophet",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_forecast(out).get("code", "requests").model == "seasonal-naive-day"
     # The human summary names the fallback in the row and explains it below the table.
     assert "seasonal-naive-day (fallback)" in result.output and "prophet not used" in result.output
 

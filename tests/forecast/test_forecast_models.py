@@ -45,7 +45,9 @@ def test_p90_is_above_p50_and_covers_most_held_out_windows():
         assert np.any(s.at(0.9) > s.at(0.5))
         covered.append(series.metric(s.metric)[14 * DAY:] <= s.at(0.9))
     coverage = float(np.mean(np.concatenate(covered)))
-    assert 0.7 <= coverage <= 1.0, coverage  # measured 0.86 (seed 4); 0.72-0.91 over seeds 1-7
+    # Measured 0.85 (seed 4); 0.58-0.94 over seeds 1-7: the low one forecasts a Monday from a
+    # Sunday with 14 days of history, before any backtest fold has seen a weekly pattern.
+    assert 0.7 <= coverage <= 1.0, coverage
 
 
 @pytest.mark.parametrize("model", [*MODELS, "auto"])
@@ -64,7 +66,7 @@ def test_any_quantile_levels_are_ordered_and_non_negative(model):
 @pytest.mark.parametrize(("hours", "expected"), [(30, "seasonal-naive-day"), (10, "flat")])
 def test_short_history_falls_back_and_says_so(hours, expected):
     series = synthetic_series(hours=hours, noise=0.1, seed=3)
-    result = forecast_demand(demand_of(series), 86_400, metrics=("prefill_tokens",))
+    result = forecast_demand(demand_of(series), 86_400, model="prophet", metrics=("prefill_tokens",))
     s = result.get("all", "prefill_tokens")
     assert s.model == expected
     assert "prophet not used" in s.note and f"fell back to {expected}" in s.note
@@ -74,7 +76,7 @@ def test_short_history_falls_back_and_says_so(hours, expected):
 
 def test_fallback_forecast_is_real_seasonal_naive():
     series = synthetic_series(hours=30, noise=0.1, seed=3)
-    s = forecast_demand(demand_of(series), 86_400, metrics=("requests",)).get("all", "requests")
+    s = forecast_demand(demand_of(series), 86_400, model="prophet", metrics=("requests",)).get("all", "requests")
     # Windows 30..53 are hours 6..23 and 0..5 of the next day: the latest value at that hour.
     expected = np.concatenate([series.requests[6:24], series.requests[24:30]])
     np.testing.assert_array_equal(s.at(0.5), expected)
@@ -89,13 +91,11 @@ def test_missing_windows_are_not_read_as_zero(fifteen_days):
     gap = slice(12 * DAY + 8, 12 * DAY + 14)                  # 6 hours of day 13, mid-day
     baseline = _mean_p50(fifteen_days)
     with_gap = _mean_p50(with_values(fifteen_days, gap, np.nan, 0.0))
+    # Measured: the gap moves the mean forecast by 0.7%.
+    assert abs(with_gap.mean() / baseline.mean() - 1) < 0.05
+    # Zeros in ~1000 requests/hour traffic are a collection drop-out: the same as the gap.
     zero_filled = _mean_p50(with_values(fifteen_days, gap, 0.0, 1.0))
-    gap_shift = abs(with_gap.mean() / baseline.mean() - 1)
-    zero_shift = abs(zero_filled.mean() / baseline.mean() - 1)
-    # Measured: the gap moves the mean forecast by 0.7%, zero-filling pulls it down 35%.
-    assert gap_shift < 0.05
-    assert zero_filled.mean() < baseline.mean()
-    assert zero_shift > 3 * gap_shift and zero_shift > 0.05
+    np.testing.assert_array_equal(zero_filled, with_gap)
 
 
 def test_partially_observed_last_window_is_scaled_to_a_full_window():
@@ -121,7 +121,8 @@ def test_auto_picks_the_best_backtested_model_and_explains():
     series = tiled(week, 3)
     s = forecast_demand(demand_of(series), 86_400, model="auto", metrics=("requests",)).get("all", "requests")
     assert s.model == "seasonal-naive-week"
-    assert "auto: picked seasonal-naive-week" in s.note and "seasonal-naive-week 0.0%" in s.note
+    assert "auto: picked seasonal-naive-week, better than ensemble by 2+ standard errors" in s.note
+    assert "seasonal-naive-week 0.0%" in s.note
     np.testing.assert_array_equal(s.at(0.5), week.requests[:DAY])
 
 
