@@ -19,6 +19,7 @@ prefill_tokens over all windows is exactly the input tokens of the log.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,14 @@ _REQUIRED = {"ts": ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP"), "input_tokens": No
 def demand_from_requests(sources: str | Path | Iterable[str | Path], window_s: int, *,
                          series_by: str | Sequence[str] | None = None, empty_windows: str = "gap",
                          ingest_options: IngestOptions | Mapping[str, Any] | None = None) -> Demand:
-    if not isinstance(window_s, int) or not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
+    if isinstance(window_s, bool) or not isinstance(window_s, numbers.Integral) \
+            or not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
         raise InputError(f"window {window_s!r} s is outside {MIN_WINDOW_S}..{MAX_WINDOW_S} s", field="window",
                          fix="use a window between 10 minutes and 1 day, e.g. 3600")
     if empty_windows not in EMPTY_WINDOW_POLICIES:
         raise InputError(f"unknown policy {empty_windows!r}", field="empty_windows",
                          fix="use 'gap' (a window with no requests at all is missing) or 'zero'")
+    window_s = int(window_s)
     paths = resolve_paths(sources)
     parquet = [path for path in paths if is_parquet(path)]
     logs = [path for path in paths if path not in parquet]

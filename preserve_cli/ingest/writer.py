@@ -1,8 +1,9 @@
 """requests.parquet: canonical rows streamed from DuckDB into a deterministic Parquet file.
 
 The rows arrive in file order as Arrow batches. On the way through, each batch is
-counted (rows, token sums, first/last time) and checked for time order, so a sorted log — the usual case — is written in ONE pass. An unsorted log
-is then sorted by DuckDB (out-of-core) and written again.
+counted (rows, token sums, first/last time) and checked for time order, so a sorted
+log — the usual case — is written in ONE pass. An unsorted log is then sorted by
+DuckDB (out-of-core) and written again.
 
 Row groups always hold exactly ROW_GROUP_ROWS rows (the last one the rest), whatever
 batch sizes DuckDB's parallel scan produces, so the same input gives the same bytes.
