@@ -35,7 +35,16 @@ def register(app: typer.Typer) -> None:
         empty_windows: str = typer.Option("gap", "--empty-windows",
                                           help="gap: a window with no requests at all is missing; zero: it is 0."),
         epoch: str | None = typer.Option(None, "--epoch",
-                                         help="ServeGen only: UTC time of t=0 [default: 2025-01-06T00:00:00Z]."),
+                                         help="UTC time of t=0 for ServeGen folders [default: 2025-01-06T00:00:00Z] "
+                                         "and for request logs with relative times [default: 1970-01-01T00:00:00Z]."),
+        log_format: str | None = typer.Option(None, "--format", help="Request logs: force a log format "
+                                              "(as `preserve ingest --format`)."),
+        mapping: str | None = typer.Option(None, "--map", help="Request logs: ts=COL,input=COL,output=COL[,model=COL,"
+                                           "...] (as `preserve ingest --map`)."),
+        time_unit: str | None = typer.Option(None, "--time-unit", help="Request logs: unit of numeric times "
+                                             "(s, ms, us, ns)."),
+        on_error: str = typer.Option("fail", "--on-error", help="Request logs: fail on a bad row (file:line, exit 2) "
+                                     "or skip and count it."),
         json_output: bool = JSON_OPTION,
     ) -> None:
         """Aggregate a source into prefill/decode token demand per window (demand.csv)."""
@@ -43,8 +52,9 @@ def register(app: typer.Typer) -> None:
         if not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
             raise InputError(f"window {format_duration(window_s)} is outside 10m..1d", field="--window",
                              fix="use a window between 10m and 1d, e.g. --window 1h")
+        ingest_options = {"format": log_format, "mapping": mapping, "time_unit": time_unit, "on_error": on_error}
         result, summary = load_demand(sources, window_s, series_by=series_by, empty_windows=empty_windows,
-                                      epoch=epoch)
+                                      epoch=epoch, ingest_options=ingest_options)
         write_demand(result, output)
         summary["output"] = str(output)
         if json_output:

@@ -83,6 +83,9 @@ def load_demand(source_paths: str | Path | Sequence[str | Path], window_s: int, 
         elif kind == DEMAND_CSV:
             parts.append((str(path), rewindow(read_demand(path), window_s, path)))
     requests = [path for path, kind in kinds.items() if kind == REQUESTS]
+    if requests and epoch:
+        # Relative-time logs (Mooncake, Vidur) start at the same epoch as ServeGen's t=0.
+        ingest_options = {**(ingest_options or {}), "epoch": epoch}
     if requests:
         parts.append((", ".join(map(str, requests)),
                       _from_requests(requests, window_s, series_by, empty_windows, ingest_options)))
@@ -99,9 +102,9 @@ def _check_options_apply(kinds: dict[Path, str], *, series_by: str | None, empty
     if series_by and REQUESTS not in present:
         raise InputError("--series-by applies to request logs only; these sources already define their series",
                          field="--series-by", fix="drop --series-by")
-    if epoch and SERVEGEN not in present:
-        raise InputError("--epoch applies to ServeGen folders only; the other sources carry real timestamps",
-                         field="--epoch", fix="drop --epoch")
+    if epoch and not present & {SERVEGEN, REQUESTS}:
+        raise InputError("--epoch applies to ServeGen folders and request logs with relative times only; "
+                         "a demand.csv carries real timestamps", field="--epoch", fix="drop --epoch")
     if empty_windows != "gap" and present == {DEMAND_CSV}:
         raise InputError("a demand.csv already records its gaps (coverage 0); --empty-windows cannot change them",
                          field="--empty-windows", fix="drop --empty-windows")
