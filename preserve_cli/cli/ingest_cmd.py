@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
 @contextlib.contextmanager
 def _progress(paths: list[str]) -> Iterator[ProgressCallback | None]:
     size = sum(path.stat().st_size for path in resolve_paths(paths))
-    if size < PROGRESS_ABOVE_BYTES:
+    if size < PROGRESS_ABOVE_BYTES or not stderr.is_terminal:  # nothing to animate in a pipe or a log
         yield None
         return
     with Progress(SpinnerColumn(), TextColumn("reading logs"), TextColumn("{task.completed:,} rows"),
