@@ -116,7 +116,9 @@ def make_plan(forecast: Forecast, fleet: Fleet, capacity_of: CapacityProvider, *
     if planning.planner == "milp":
         from preserve_cli.plan.milp import solve_milp
 
-        solution = solve_milp(fleet, deployments, prefill_rate, decode_rate, starts, previous)
+        baseline = _greedy_cost(fleet, deployments, prefill_rate, decode_rate, starts)
+        solution = solve_milp(fleet, deployments, prefill_rate, decode_rate, starts, previous,
+                              baseline_cost=baseline if isinstance(baseline, float) else None)
         required = replicas = solution.replicas
         binding = solution.binding
         routing = {m.name: [_normalised({d.name: float(solution.shares[d.name][k]) for d in deployments
@@ -124,7 +126,6 @@ def make_plan(forecast: Forecast, fleet: Fleet, capacity_of: CapacityProvider, *
                                         deployments, replicas, k, prefill_rate[m.name][k], decode_rate[m.name][k])
                             for k in range(n)] for m in fleet.models}
         solver.update(seconds=round(solution.seconds, 3), mip_gap=round(solution.gap, 5))
-        baseline = _greedy_cost(fleet, deployments, prefill_rate, decode_rate, starts)
         solver["cheapest_first_cost_usd"] = baseline
     else:
         required, replicas, binding, routing = greedy_plan(fleet, deployments, prefill_rate, decode_rate, starts)
