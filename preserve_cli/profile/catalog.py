@@ -15,7 +15,12 @@ import yaml
 
 from preserve_cli.errors import InputError
 from preserve_cli.profile.hf_config import read_hf_config
-from preserve_cli.profile.specs import GpuSpec, ModelSpec, gpu_spec_from_mapping, model_spec_from_mapping
+from preserve_cli.profile.specs import (
+    GpuSpec,
+    ModelSpec,
+    gpu_spec_from_mapping,
+    model_spec_from_mapping,
+)
 
 __all__ = ["GpuSpec", "ModelSpec", "get_gpu", "list_gpus", "list_models", "resolve_model"]
 

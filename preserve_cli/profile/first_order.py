@@ -74,7 +74,7 @@ class CapacityFactors:
 DEFAULT_FACTORS = CapacityFactors()
 
 
-def _check_tp(model: ModelSpec, tp: int) -> None:
+def check_tp(model: ModelSpec, tp: int) -> None:
     if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
         raise InputError(f"{tp!r} is not a positive integer", field="tp", fix="use 1, 2, 4 or 8")
     if model.num_attention_heads % tp:
@@ -115,7 +115,7 @@ def _min_tp_that_fits(gpu: GpuSpec, model: ModelSpec, factors: CapacityFactors) 
 
 def kv_capacity_tokens(gpu: GpuSpec, model: ModelSpec, tp: int, factors: CapacityFactors = DEFAULT_FACTORS) -> int:
     """M: tokens of KV cache the TP group holds after weights and the activation reserve."""
-    _check_tp(model, tp)
+    check_tp(model, tp)
     usable = _usable_bytes_per_gpu(gpu, factors)
     free_per_gpu = usable - model.weight_bytes / tp - reserve_bytes_per_gpu(model, tp, factors)
     if free_per_gpu <= 0:
@@ -180,7 +180,7 @@ def check_request(slo: Slo, workload: WorkloadShape, tps: tuple[int, ...] = ()) 
             raise InputError(f"{tp!r} is not a positive integer", field="tp", fix="use 1, 2, 4 or 8")
 
 
-def _check_inputs(model: ModelSpec, slo: Slo, workload: WorkloadShape) -> None:
+def check_model_request(model: ModelSpec, slo: Slo, workload: WorkloadShape) -> None:
     check_request(slo, workload)
     total = workload.mean_input_tokens + workload.mean_output_tokens
     if total > model.max_position_embeddings:
@@ -204,8 +204,8 @@ def _largest(limit: int, fits) -> int:
 def first_order_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload: WorkloadShape,
                          factors: CapacityFactors = DEFAULT_FACTORS) -> InstanceCapacity:
     """Capacity of one `tp` x `gpu` instance serving `model` within `slo` for `workload`."""
-    _check_tp(model, tp)
-    _check_inputs(model, slo, workload)
+    check_tp(model, tp)
+    check_model_request(model, slo, workload)
     where = f"{model.key} on {tp}x{gpu.key}"
     mean_in, mean_out = workload.mean_input_tokens, workload.mean_output_tokens
     kv_tokens = kv_capacity_tokens(gpu, model, tp, factors)

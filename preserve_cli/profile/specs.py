@@ -22,6 +22,8 @@ GIB = 2**30
 SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2")
 # Qwen2 adds biases to the q/k/v projections (transformers' Qwen2Attention: bias=True).
 _QKV_BIAS_BY_TYPE = {"llama": False, "mistral": False, "qwen2": True}
+# NVIDIA data-center GPU generations the catalog covers (attention kernels differ between them).
+GPU_ARCHITECTURES = ("ampere", "ada", "hopper")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class GpuSpec:
     nvlink_gb_s: float | None
     nvlink_domain: int
     pcie_gb_s: float
+    # Streaming multiprocessors: GEMM tiles run in waves of sm_count (predictor feature).
+    sm_count: int = 0
+    architecture: str = ""
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -195,9 +200,18 @@ def gpu_spec_from_mapping(key: str, mapping: Mapping[str, Any], *, file: str) ->
     if isinstance(domain, bool) or not isinstance(domain, int) or domain < 1:
         raise InputError(f"{domain!r} is not a positive integer", file=file, field=prefix + "nvlink_domain",
                          fix="write how many GPUs one NVLink fabric connects (1 when none)")
+    sm_count = mapping.get("sm_count")
+    if isinstance(sm_count, bool) or not isinstance(sm_count, int) or sm_count < 1:
+        raise InputError(f"{sm_count!r} is not a positive integer", file=file, field=prefix + "sm_count",
+                         fix="write the GPU's streaming multiprocessor count (architecture whitepaper)")
+    architecture = mapping.get("architecture")
+    if architecture not in GPU_ARCHITECTURES:
+        raise InputError(f"{architecture!r} is not a known architecture", file=file, field=prefix + "architecture",
+                         fix=f"write one of {', '.join(GPU_ARCHITECTURES)}")
     sources = mapping.get("sources")
     if not isinstance(sources, dict):
         raise InputError("missing 'sources'", file=file, field=prefix + "sources",
                          fix="cite where each number was read")
     return GpuSpec(key=key, name=str(mapping.get("name", key)), nvlink_gb_s=None if nvlink is None else float(nvlink),
-                   nvlink_domain=domain, sources={str(k): str(v) for k, v in sources.items()}, **values)
+                   nvlink_domain=domain, sm_count=sm_count,
+                   architecture=architecture, sources={str(k): str(v) for k, v in sources.items()}, **values)

@@ -1,12 +1,12 @@
-"""Published serving measurements and the first-order model's predictions for them.
+"""Published serving measurements and both capacity models' predictions for them.
 
 Numbers are copied from shared/research/published-throughput.md (row numbers below) and the
 sources it cites; the tests hard-code them here on purpose (the product never reads shared/).
 Run `python tests/profile/profile_published.py` to print the predicted/published table that
-docs/capacity-model.md shows.
+docs/capacity-model.md shows (first-order and ONNX-predictor columns).
 
 Kinds of rows:
-* "ttft": batch-1 prefill latency of one prompt -> compare `prefill_seconds`.
+* "ttft": batch-1 prefill latency of one prompt -> compare the prefill pass time.
 * "throughput": vLLM v0.6.0 at QPS=inf on ShareGPT -> compare requests/s = mu_t / (I + O).
 * "tpot": vLLM v0.6.0 TPOT at a request rate; the decode batch is estimated with Little's law
   from the published median end-to-end latency (SG rows) or solved for (V06 rows), and
@@ -24,6 +24,7 @@ from preserve_cli.profile.first_order import (
     first_order_capacity,
     prefill_seconds,
 )
+from preserve_cli.profile.predicted import latency_model, predicted_capacity
 from preserve_cli.profile.slo import Slo, WorkloadShape
 
 # ShareGPT sample of the vLLM v0.6.0 blog (V06): "Average input tokens: 202, average output tokens: 179".
@@ -78,15 +79,40 @@ ROWS = (
 )
 
 
-def _predicted_tpot_ms(row: PublishedRow) -> float:
+@dataclass(frozen=True)
+class CapacityModel:
+    """What a comparison needs from a capacity model: prefill pass, decode step, capacity."""
+
+    name: str
+    prefill_s: object     # (gpu, model, tp, prompt tokens) -> seconds
+    decode_step_s: object  # (gpu, model, tp, batch, context) -> seconds
+    capacity: object      # (gpu, model, tp, slo, workload) -> InstanceCapacity
+
+
+FIRST_ORDER = CapacityModel(
+    "first-order", prefill_s=lambda g, m, tp, tokens: prefill_seconds(g, m, tp, tokens),
+    decode_step_s=lambda g, m, tp, batch, context: decode_step_seconds(g, m, tp, batch, context),
+    capacity=first_order_capacity)
+def _onnx_seconds(g, m, tp: int, tokens: float, batch: float, context: float) -> float:
+    return float(latency_model(g, m, tp).iterations(tokens, batch, context).iteration_ms[0]) / 1e3
+
+
+ONNX = CapacityModel(
+    "onnx", prefill_s=lambda g, m, tp, tokens: _onnx_seconds(g, m, tp, tokens, 1, 0),
+    decode_step_s=lambda g, m, tp, batch, context: _onnx_seconds(g, m, tp, batch, batch, context),
+    capacity=predicted_capacity)
+MODELS = (FIRST_ORDER, ONNX)
+
+
+def _predicted_tpot_ms(row: PublishedRow, how: CapacityModel) -> float:
     gpu, model = get_gpu(row.gpu), resolve_model(row.model)
     shape = row.workload
-    capacity = first_order_capacity(gpu, model, row.tp, UNCONSTRAINED, shape)
+    capacity = how.capacity(gpu, model, row.tp, UNCONSTRAINED, shape)
     stall = row.rate * shape.mean_input_tokens / capacity.prefill_tokens_per_s
     context = shape.mean_input_tokens + shape.mean_output_tokens / 2
 
     def tpot(batch: float) -> float:
-        return decode_step_seconds(gpu, model, row.tp, max(1, round(batch)), context) / (1 - stall)
+        return how.decode_step_s(gpu, model, row.tp, max(1, round(batch)), context) / (1 - stall)
 
     if row.median_e2e_s is not None:
         return tpot(row.rate * row.median_e2e_s) * 1e3
@@ -96,30 +122,30 @@ def _predicted_tpot_ms(row: PublishedRow) -> float:
     return tpot(batch) * 1e3
 
 
-def predict(row: PublishedRow) -> float:
+def predict(row: PublishedRow, how: CapacityModel = FIRST_ORDER) -> float:
     gpu, model = get_gpu(row.gpu), resolve_model(row.model)
     if row.kind == "ttft":
-        return prefill_seconds(gpu, model, row.tp, row.workload.mean_input_tokens)
+        return how.prefill_s(gpu, model, row.tp, row.workload.mean_input_tokens)
     if row.kind == "throughput":
-        capacity = first_order_capacity(gpu, model, row.tp, UNCONSTRAINED, row.workload)
+        capacity = how.capacity(gpu, model, row.tp, UNCONSTRAINED, row.workload)
         return capacity.mixed_tokens_per_s / (row.workload.mean_input_tokens + row.workload.mean_output_tokens)
-    return _predicted_tpot_ms(row)
+    return _predicted_tpot_ms(row, how)
 
 
-def ratio(row: PublishedRow) -> float:
+def ratio(row: PublishedRow, how: CapacityModel = FIRST_ORDER) -> float:
     """Predicted / published (for latencies below 1 means the model is optimistic)."""
-    return predict(row) / row.published
+    return predict(row, how) / row.published
 
 
 def markdown_table() -> str:
     unit = {"ttft": "s", "throughput": "req/s", "tpot": "ms"}
-    lines = ["| row | what | GPU x TP | model | published | predicted | predicted/published | used for |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| row | what | GPU x TP | model | published | first-order | ratio | ONNX | ratio | overheads fitted to |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in ROWS:
+        cells = [f"{predict(row, how):.4g} {unit[row.kind]} | {ratio(row, how):.2f}" for how in MODELS]
         lines.append(
             f"| {row.row} | {row.kind} ({row.note}) | {row.tp}x{row.gpu} | {row.model} | "
-            f"{row.published:.4g} {unit[row.kind]} | {predict(row):.4g} {unit[row.kind]} | {ratio(row):.2f} | "
-            f"{'calibration' if row.calibration else 'check'} |")
+            f"{row.published:.4g} {unit[row.kind]} | {' | '.join(cells)} | {'yes' if row.calibration else 'no'} |")
     return "\n".join(lines)
 
 

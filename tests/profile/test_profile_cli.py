@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from preserve_cli.cli.app import app
+from preserve_cli.profile.predictor_set import shipped_predictors
 from preserve_cli.profile.schema import read_capacities
 
 runner = CliRunner()
@@ -23,11 +24,21 @@ def test_json_result_and_capacity_yaml(tmp_path):
     document = json.loads(result.stdout)
     assert document["output"] == str(out)
     [entry] = document["capacities"]
-    assert (entry["gpu"], entry["model"], entry["tp"], entry["source"]) == ("h100-80gb", "llama-3-8b", 1, "first-order")
+    # Default: the shipped ONNX predictors, named by their set id.
+    assert (entry["gpu"], entry["model"], entry["tp"]) == ("h100-80gb", "llama-3-8b", 1)
+    assert entry["source"] == f"onnx:{shipped_predictors().id}"
     assert entry["decode_tokens_per_s"] > 0 and entry["kv_tokens"] > 0
     assert document["skipped"] == []
     [loaded] = read_capacities(out)
-    assert loaded.kv_tokens == entry["kv_tokens"]
+    assert loaded.kv_tokens == entry["kv_tokens"] and loaded.source == entry["source"]
+
+
+def test_first_order_method_is_still_available(tmp_path):
+    result = invoke("--gpu", "h100-80gb", "--model", "llama-3-8b", "--method", "first-order", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["capacities"][0]["source"] == "first-order"
+    bad = invoke("--gpu", "h100-80gb", "--model", "llama-3-8b", "--method", "magic")
+    _assert_one_line_error(bad, "unknown method 'magic'", "onnx")
 
 
 def test_cartesian_product_reports_infeasible_combinations(tmp_path):

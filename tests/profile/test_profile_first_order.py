@@ -17,7 +17,11 @@ from preserve_cli.profile.first_order import (
     first_order_capacity,
     kv_capacity_tokens,
 )
-from preserve_cli.profile.schema import capacities_to_yaml, read_capacities, write_capacities
+from preserve_cli.profile.schema import (
+    capacities_to_yaml,
+    read_capacities,
+    write_capacities,
+)
 from preserve_cli.profile.slo import Slo, WorkloadShape
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
