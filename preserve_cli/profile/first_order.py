@@ -201,9 +201,12 @@ def _largest(limit: int, fits) -> int:
     return low
 
 
-def first_order_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload: WorkloadShape,
-                         factors: CapacityFactors = DEFAULT_FACTORS) -> InstanceCapacity:
-    """Capacity of one `tp` x `gpu` instance serving `model` within `slo` for `workload`."""
+def checked_kv_batch(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload: WorkloadShape,
+                     factors: CapacityFactors) -> tuple[str, int, int]:
+    """Validate the request and return (description, KV-cache tokens M, mean requests that fit in M).
+
+    Shared by every capacity model: whatever predicts iteration times, the KV cache
+    bounds the batch the same way."""
     check_tp(model, tp)
     check_model_request(model, slo, workload)
     where = f"{model.key} on {tp}x{gpu.key}"
@@ -213,6 +216,14 @@ def first_order_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, work
     if kv_batch < 1:
         raise InputError(f"SLO impossible for {where}: its KV cache holds {kv_tokens} tokens, less than one mean "
                          f"request ({mean_in + mean_out:g} tokens)", field="tp", fix="raise --tp or use a larger GPU")
+    return where, kv_tokens, kv_batch
+
+
+def first_order_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload: WorkloadShape,
+                         factors: CapacityFactors = DEFAULT_FACTORS) -> InstanceCapacity:
+    """Capacity of one `tp` x `gpu` instance serving `model` within `slo` for `workload`."""
+    where, kv_tokens, kv_batch = checked_kv_batch(gpu, model, tp, slo, workload, factors)
+    mean_in, mean_out = workload.mean_input_tokens, workload.mean_output_tokens
 
     context = mean_in + mean_out / 2
     tpot_s = slo.tpot_p99_ms / 1e3

@@ -23,10 +23,8 @@ from preserve_cli.errors import InputError
 from preserve_cli.profile.first_order import (
     DEFAULT_FACTORS,
     CapacityFactors,
-    check_model_request,
-    check_tp,
+    checked_kv_batch,
     kv_bytes_per_token,
-    kv_capacity_tokens,
 )
 from preserve_cli.profile.iteration import LatencyModel
 from preserve_cli.profile.predictor_set import (
@@ -55,15 +53,8 @@ def _best(values: np.ndarray, feasible: np.ndarray) -> int:
 def predicted_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload: WorkloadShape, *,
                        user_set: PredictorSet | None = None,
                        factors: CapacityFactors = DEFAULT_FACTORS) -> InstanceCapacity:
-    check_tp(model, tp)
-    check_model_request(model, slo, workload)
-    where = f"{model.key} on {tp}x{gpu.key}"
+    where, kv_tokens, kv_batch = checked_kv_batch(gpu, model, tp, slo, workload, factors)
     mean_in, mean_out = workload.mean_input_tokens, workload.mean_output_tokens
-    kv_tokens = kv_capacity_tokens(gpu, model, tp, factors)
-    kv_batch = math.floor(kv_tokens / (mean_in + mean_out))
-    if kv_batch < 1:
-        raise InputError(f"SLO impossible for {where}: its KV cache holds {kv_tokens} tokens, less than one mean "
-                         f"request ({mean_in + mean_out:g} tokens)", field="tp", fix="raise --tp or use a larger GPU")
     lm = latency_model(gpu, model, tp, user_set, factors)
     context = mean_in + mean_out / 2
     batches = np.arange(1, factors.max_num_seqs + 1, dtype=np.float64)
