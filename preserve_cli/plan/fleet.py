@@ -96,6 +96,7 @@ class Fleet:
     planning: Planning
     gpu_limits: tuple[GpuLimit, ...] = ()
     namespace: str = "default"
+    demand: str | None = None   # demand source used when `preserve plan` gets no inputs (path as resolved)
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -151,7 +152,7 @@ class _FleetReader:
 
     def read(self, document: Any) -> Fleet:
         top = self.mapping(document, "(top level)")
-        allowed_top = {"slo", "models", "pools", "planning", "kubernetes", "gpu_limits"}
+        allowed_top = {"slo", "models", "pools", "planning", "kubernetes", "gpu_limits", "demand"}
         unknown = set(top) - allowed_top
         if unknown:
             raise self.error(sorted(unknown)[0], "unknown key", f"allowed keys: {', '.join(sorted(allowed_top))}")
@@ -197,6 +198,7 @@ class _FleetReader:
                                  "add the model to a pool's models: list (in one of its regions), or widen regions:")
         return Fleet(slo=slo, models=tuple(models), pools=tuple(pools), planning=self.planning(top.get("planning")),
                      gpu_limits=self.gpu_limits(top.get("gpu_limits"), pools),
+                     demand=self.demand_path(top.get("demand")),
                      namespace=self.name(self.mapping(top.get("kubernetes"), "kubernetes").get("namespace", "default"),
                                          "kubernetes.namespace"),
                      source=self.path)
@@ -233,6 +235,18 @@ class _FleetReader:
             cold_start_s=self.number(doc.get("cold_start_s", 0), f"{where}.cold_start_s", low=0, high=86400, integer=True),
             models=models,
         )
+
+    def demand_path(self, value: Any) -> str | None:
+        """A fleet may name its own demand (relative to the fleet file) for runs without inputs."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.error("demand", "expected a path", "write demand: my-demand.csv (relative to this file)")
+        path = Path(self.path).parent / value
+        if not path.exists():
+            raise self.error("demand", f"{value!r} does not exist (looked at {path})",
+                             "write a path relative to the fleet file")
+        return str(path)
 
     def gpu_limits(self, doc: Any, pools: list[Pool]) -> tuple[GpuLimit, ...]:
         if doc is None:

@@ -71,7 +71,10 @@ def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, fo
     from preserve_cli.demand.sources import load_demand
     from preserve_cli.forecast import forecast_demand
 
-    if not inputs:
+    if not inputs and fleet.demand:
+        inputs = [fleet.demand]
+        stages.append("the fleet's demand")
+    elif not inputs:
         from preserve_cli.data import example_demand_path
         inputs = [str(example_demand_path())]
         stages.append("bundled example demand")

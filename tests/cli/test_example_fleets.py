@@ -14,8 +14,7 @@ ALL_EMITTERS = ["schedule", "routing", "keda", "aibrix", "hpa", "gateway", "karp
 FLEETS = {
     "default": ([], REPO / "examples" / "fleet.yaml"),
     "single-pool": ([], REPO / "examples" / "fleets" / "single-pool.yaml"),
-    "multi-region": ([str(REPO / "examples" / "fleets" / "multi-region-demand.csv")],
-                     REPO / "examples" / "fleets" / "multi-region.yaml"),
+    "multi-region": ([], REPO / "examples" / "fleets" / "multi-region.yaml"),  # names its own demand file
 }
 
 

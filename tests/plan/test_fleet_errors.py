@@ -23,6 +23,7 @@ BAD_FLEETS = {
     "bad_name": (FLEET_YAML.replace("name: a100-westus", "name: A100_West"), "pools[1].name"),
     "quantile_out_of_range": (FLEET_YAML.replace("quantile: 0.9", "quantile: 1.5"), "planning.quantile"),
     "tp_not_integer": (FLEET_YAML.replace("tp: 1, min: 1", "tp: 1.5, min: 1"), "pools[0].tp"),
+    "missing_demand_file": ("demand: nowhere.csv\n" + FLEET_YAML, "field 'demand'"),
 }
 
 
