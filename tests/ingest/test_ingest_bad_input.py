@@ -100,7 +100,7 @@ def test_nothing_matched(tmp_path: Path, paths, expected) -> None:
 def test_unknown_format(write, tmp_path: Path) -> None:
     result = run_cli("ingest", write("x.csv", HEADER + GOOD), "-o", tmp_path / "r.parquet", "--format", "splunk")
     assert result.exit_code == 2
-    assert "unknown log format 'splunk'" in result.stderr and "azure, mooncake, vidur" in result.stderr
+    assert "unknown log format 'splunk'" in result.stderr and "azure, burstgpt, mooncake, vidur" in result.stderr
 
 
 def test_a_failed_run_keeps_the_previous_output(write, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def rows_of(path):
 
 def test_builtin_formats_come_from_the_entry_point_group() -> None:
     formats = available_formats()
-    assert list(formats) == ["azure", "mooncake", "vidur"]
+    assert list(formats) == ["azure", "burstgpt", "mooncake", "vidur"]
     assert all(isinstance(fmt, LogFormat) for fmt in formats.values())
 
 
