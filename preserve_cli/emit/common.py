@@ -78,3 +78,18 @@ def compact_time(moment: datetime | np.datetime64) -> str:
     if not isinstance(moment, datetime):
         moment = to_datetime(moment)
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def deployment_identity(d) -> dict:
+    """Where a deployment runs: the first keys of its entry in schedule.yaml and terraform.yaml."""
+    return {"pool": d.pool.name, "model": d.model, "gpu": d.pool.gpu, "region": d.pool.region, "tp": d.pool.tp}
+
+
+def deployment_totals(plan: Plan, d) -> dict:
+    """What a deployment costs over the plan, and its replicas over time (cold-start lead applied)."""
+    return {
+        "gpu_hours": round(plan.gpu_hours(d.name), 3),
+        "cost_usd": round(plan.cost_usd(d.name), 2),
+        "segments": [{"start": iso(s.start), "end": iso(s.end), "replicas": s.replicas}
+                     for s in plan.segments[d.name]],
+    }

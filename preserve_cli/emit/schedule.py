@@ -7,7 +7,15 @@ docs/formats.md.
 
 from __future__ import annotations
 
-from preserve_cli.emit.common import GENERATED_BY, header, iso, plan_summary, window_bounds
+from preserve_cli.emit.common import (
+    GENERATED_BY,
+    deployment_identity,
+    deployment_totals,
+    header,
+    iso,
+    plan_summary,
+    window_bounds,
+)
 from preserve_cli.fileio import dump_yaml
 from preserve_cli.plan.model import Plan
 
@@ -18,11 +26,7 @@ def schedule_document(plan: Plan) -> dict:
     deployments = {}
     for d in plan.deployments:
         deployments[d.name] = {
-            "pool": d.pool.name,
-            "model": d.model,
-            "gpu": d.pool.gpu,
-            "region": d.pool.region,
-            "tp": d.pool.tp,
+            **deployment_identity(d),
             "min_replicas": d.pool.min,
             "max_replicas": d.pool.max,
             "cold_start_s": d.pool.cold_start_s,
@@ -33,10 +37,7 @@ def schedule_document(plan: Plan) -> dict:
                 "kv_tokens": d.capacity.kv_tokens,
                 "source": d.capacity.source,
             },
-            "gpu_hours": round(plan.gpu_hours(d.name), 3),
-            "cost_usd": round(plan.cost_usd(d.name), 2),
-            "segments": [{"start": iso(s.start), "end": iso(s.end), "replicas": s.replicas}
-                         for s in plan.segments[d.name]],
+            **deployment_totals(plan, d),
         }
     windows = []
     for k in range(len(plan.starts)):

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from preserve_cli.emit.common import (
     GENERATED_BY,
+    deployment_identity,
+    deployment_totals,
     header,
     integer_weights,
     iso,
@@ -40,19 +42,12 @@ def terraform_document(plan: Plan) -> dict:
     deployments = {}
     for d in plan.deployments:
         deployments[d.name] = {
-            "pool": d.pool.name,
-            "model": d.model,
-            "gpu": d.pool.gpu,
-            "region": d.pool.region,
-            "tp": d.pool.tp,
+            **deployment_identity(d),
             "max_replicas": d.pool.max,
             "replicas_now": int(plan.replicas[d.name][0]),
             "replicas_floor": replica_floor(plan, d),
             "replicas_peak": replica_peak(plan, d),
-            "gpu_hours": round(plan.gpu_hours(d.name), 3),
-            "cost_usd": round(plan.cost_usd(d.name), 2),
-            "segments": [{"start": iso(s.start), "end": iso(s.end), "replicas": s.replicas}
-                         for s in plan.segments[d.name]],
+            **deployment_totals(plan, d),
             "keda_scaled_object": scaled_object(plan, d, weekly),
         }
     pools = {}

@@ -219,6 +219,29 @@ def checked_kv_batch(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload
     return where, kv_tokens, kv_batch
 
 
+def check_prefill_meets_ttft(where: str, mean_in: float, single_prefill_s: float, slo: Slo) -> None:
+    """A lone mean prompt must prefill within the TTFT target, whatever the model of its time."""
+    if single_prefill_s > slo.ttft_p99_s:
+        raise InputError(f"SLO impossible for {where}: prefilling a mean prompt of {mean_in:g} tokens takes "
+                         f"{single_prefill_s:.2f} s, above the TTFT target {slo.ttft_p99_s:g} s", field="ttft_p99_s",
+                         fix="raise --tp, choose a faster GPU, or loosen --ttft-s")
+
+
+def mixed_tokens_per_s(mean_in: float, mean_out: float, prefill_tps: float, decode_tps: float) -> float:
+    """mu_t: prefill and decode time-share the GPU at the workload's token mix rho = in/out."""
+    rho = mean_in / mean_out
+    return (rho + 1) / (rho / prefill_tps + 1 / decode_tps)
+
+
+def workload_assumptions(workload: WorkloadShape, context: float, slo: Slo) -> dict:
+    """The workload and SLO a capacity was computed for (recorded in capacity.yaml)."""
+    return {
+        "workload": {"mean_input_tokens": workload.mean_input_tokens, "mean_output_tokens": workload.mean_output_tokens,
+                     "mean_decode_context_tokens": context},
+        "slo": {"ttft_p99_s": slo.ttft_p99_s, "tpot_p99_ms": slo.tpot_p99_ms},
+    }
+
+
 def first_order_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, workload: WorkloadShape,
                          factors: CapacityFactors = DEFAULT_FACTORS) -> InstanceCapacity:
     """Capacity of one `tp` x `gpu` instance serving `model` within `slo` for `workload`."""
@@ -242,20 +265,14 @@ def first_order_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, work
         decode_limit = "kv_cache" if kv_batch < factors.max_num_seqs else "max_num_seqs"
 
     single_prefill = prefill_seconds(gpu, model, tp, mean_in, 1, factors)
-    if single_prefill > slo.ttft_p99_s:
-        raise InputError(f"SLO impossible for {where}: prefilling a mean prompt of {mean_in:g} tokens takes "
-                         f"{single_prefill:.2f} s, above the TTFT target {slo.ttft_p99_s:g} s", field="ttft_p99_s",
-                         fix="raise --tp, choose a faster GPU, or loosen --ttft-s")
+    check_prefill_meets_ttft(where, mean_in, single_prefill, slo)
     prompts_limit = max(1, math.floor(factors.max_num_batched_tokens / mean_in))
     prompts = _largest(prompts_limit, lambda n: prefill_seconds(gpu, model, tp, mean_in, n, factors) <= slo.ttft_p99_s)
     prefill_tps = prompts * mean_in / prefill_seconds(gpu, model, tp, mean_in, prompts, factors)
 
-    rho = mean_in / mean_out
-    mixed_tps = (rho + 1) / (rho / prefill_tps + 1 / decode_tps)
+    mixed_tps = mixed_tokens_per_s(mean_in, mean_out, prefill_tps, decode_tps)
     assumptions = {
-        "workload": {"mean_input_tokens": mean_in, "mean_output_tokens": mean_out,
-                     "mean_decode_context_tokens": context},
-        "slo": {"ttft_p99_s": slo.ttft_p99_s, "tpot_p99_ms": slo.tpot_p99_ms},
+        **workload_assumptions(workload, context, slo),
         "factors": asdict(factors),
         "derived": {
             "weight_gib": model.weight_bytes / GIB,

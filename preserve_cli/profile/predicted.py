@@ -23,7 +23,10 @@ from preserve_cli.errors import InputError
 from preserve_cli.profile.first_order import (
     DEFAULT_FACTORS,
     CapacityFactors,
+    check_prefill_meets_ttft,
     checked_kv_batch,
+    mixed_tokens_per_s,
+    workload_assumptions,
     kv_bytes_per_token,
 )
 from preserve_cli.profile.iteration import LatencyModel
@@ -79,19 +82,13 @@ def predicted_capacity(gpu: GpuSpec, model: ModelSpec, tp: int, slo: Slo, worklo
         decode_limit = "kv_cache" if kv_batch < factors.max_num_seqs else "max_num_seqs"
 
     ttft_ms = slo.ttft_p99_s * 1e3
-    if prefill_ms[0] > ttft_ms:
-        raise InputError(f"SLO impossible for {where}: prefilling a mean prompt of {mean_in:g} tokens takes "
-                         f"{prefill_ms[0] / 1e3:.2f} s, above the TTFT target {slo.ttft_p99_s:g} s", field="ttft_p99_s",
-                         fix="raise --tp, choose a faster GPU, or loosen --ttft-s")
+    check_prefill_meets_ttft(where, mean_in, prefill_ms[0] / 1e3, slo)
     chunk = _best(prompts * prompt / prefill_ms, prefill_ms <= ttft_ms)
     prefill_tps = prompts[chunk] * prompt / prefill_ms[chunk] * 1e3
 
-    rho = mean_in / mean_out
-    mixed_tps = (rho + 1) / (rho / prefill_tps + 1 / decode_tps)
+    mixed_tps = mixed_tokens_per_s(mean_in, mean_out, prefill_tps, decode_tps)
     assumptions = {
-        "workload": {"mean_input_tokens": mean_in, "mean_output_tokens": mean_out,
-                     "mean_decode_context_tokens": context},
-        "slo": {"ttft_p99_s": slo.ttft_p99_s, "tpot_p99_ms": slo.tpot_p99_ms},
+        **workload_assumptions(workload, context, slo),
         "predictor": lm.predictor.describe(),
         "model": lm.describe(),
         "factors": {k: v for k, v in asdict(factors).items() if k in _ENGINE_FACTORS},
