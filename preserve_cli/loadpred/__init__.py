@@ -1,0 +1,1 @@
+"""Per-request output-length prediction (PreServe's tier 2): from log features or prompt text."""
