@@ -65,8 +65,11 @@ def register(app: typer.Typer) -> None:
         """Forecast requests, prefill and decode tokens per window and series (forecast.csv).
 
         The default model, auto, uses the ensemble of Prophet (calendar) and recent-level
-        (where the series is now) unless another model beat it clearly in a backtest over
-        the last week. Quantiles other than p50 are calibrated on that backtest's errors.
+        (where the series is now) for horizons of a day or more, exponential smoothing of
+        the latest windows below a day, unless another model beat it clearly in a backtest
+        over the last week. Quantiles other than p50 are calibrated on that backtest's
+        errors, per lead: the band widens with the lead, and days 2-7 of a week-long
+        horizon get their own errors, not day 1's.
         A history too short for a model falls back to seasonal-naive-day, then flat, and
         the table, the notes and the `model` column say so.
 

@@ -2,8 +2,9 @@
 
 A model is fit on a `History` (NaN = missing window) and gives a point forecast, the
 median, for any future windows. The other quantiles come from the model's errors in
-a rolling-origin backtest on the recent history (`calibration.py`), as log1p ratios
-actual/forecast, so every model gets a deterministic band without sampling:
+a rolling-origin backtest on the recent history (`rolling.py`), as log1p ratios
+actual/forecast, so every model gets a deterministic band without sampling. Pooled over
+all leads (`quantile_band`, used when the errors cannot be told apart by lead):
 
     q > 0.5:  p_q = expm1(log1p(p50) + max(0, Q_q(errors)))
     q < 0.5:  p_q = expm1(log1p(p50) + min(0, Q_q(errors)))
@@ -12,7 +13,8 @@ Q_q is the split-conformal quantile: the ceil((n+1)q)-th smallest of n errors, w
 covers a new error with probability >= q when errors are exchangeable (Vovk et al.,
 "Algorithmic Learning in a Random World", 2005; Lei et al., JASA 2018). With too few
 errors for the level, the largest error is used and the band is narrower than asked:
-the forecast says so in its note (`band_note`).
+the forecast says so in its note (`band_note`). Forecasts use the lead-dependent form
+of the same quantile (`calibration.py`): the band widens with the lead.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ mean WAPE over the 7 days x 3 metrics:
 * Missing windows are dropped from the fit (Prophet needs no regular grid), never
   filled with zeros.
 * No sampling (`uncertainty_samples=0`): the band comes from the rolling-origin
-  backtest of `calibration.py`, like every model's.
+  backtest (`rolling.py`, `calibration.py`), like every model's.
 * Deterministic: Prophet's initial values are computed from the data and the Stan
   optimizer gets a fixed seed, so two runs give identical numbers.
 """

@@ -11,16 +11,17 @@ from preserve_cli.forecast.gbm_model import GradientBoosting
 from preserve_cli.forecast.prophet_model import ProphetModel
 from preserve_cli.forecast.recent import Persistence, RecentLevel
 from preserve_cli.forecast.seasonal_naive import SeasonalNaiveDay, SeasonalNaiveWeek
+from preserve_cli.forecast.smoothing import Smoothing
 
 # Order matters: `auto` breaks ties in this order, most structured model first.
 MODELS: dict[str, type[ForecastModel]] = {
-    model.name: model for model in (Ensemble, ProphetModel, GradientBoosting, RecentLevel, SeasonalNaiveWeek,
-                                    SeasonalNaiveDay, Flat, Persistence)
+    model.name: model for model in (Ensemble, ProphetModel, GradientBoosting, RecentLevel, Smoothing,
+                                    SeasonalNaiveWeek, SeasonalNaiveDay, Flat, Persistence)
 }
 # What `auto` keeps unless another model's backtest is clearly better (selection.py):
 # for horizons of a day or more, and shorter ones.
 AUTO_DEFAULT = Ensemble.name
-AUTO_SHORT_DEFAULT = RecentLevel.name
+AUTO_SHORT_DEFAULT = Smoothing.name
 AUTO = "auto"
 DEFAULT_MODEL = AUTO
 # When the asked-for model cannot be fit on a history, these are tried in order.

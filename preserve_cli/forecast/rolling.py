@@ -3,8 +3,10 @@
 Before forecasting from an origin t, each model forecasts the K stretches ("folds")
 of F windows that end at t, F = min(horizon, a day), each from the history before
 it. Those forecasts give the model's backtest WAPE (what `auto` ranks by) and its
-errors log1p(actual) - log1p(p50) (what the p90/p99 band is calibrated on, see
-`base.py`). The folds cover the last week before t, and at least 168 windows
+errors log1p(actual) - log1p(p50) with their leads (what the p90/p99 band is
+calibrated on, see `calibration.py`). For horizons over a day the forecast from each
+day-long fold's origin runs on to the horizon where actuals exist, so the band of
+days 2-7 comes from errors 2-7 days ahead, not from day 1's. The folds cover the last week before t, and at least 168 windows
 (p99 needs 99 errors) when that is fewer than 7 folds: 7 day-ahead folds on hourly
 windows, 28 one-hour folds on 10-minute windows (the last 28 hours: at short
 horizons the best model changes within days: picking the lowest backtest WAPE over a
@@ -58,21 +60,37 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Folds:
-    """One model's forecasts of the folds before an origin."""
+    """One model's forecasts of the folds before an origin.
+
+    Each fold is ranked on its first `length` windows; for a horizon longer than a day
+    the forecast from a fold origin runs on up to the horizon (or to the origin, where
+    the actuals end), and those later windows give the errors at the longer leads that
+    the band of days 2-7 is calibrated on (`calibration.py`)."""
 
     origins: tuple[int, ...]                 # fold origins it could forecast (oldest first)
-    actual: dict[int, np.ndarray]            # per fold origin
+    actual: dict[int, np.ndarray]            # per fold origin, from the fold origin on
     predicted: dict[int, np.ndarray]
+    length: int = 0                          # windows per fold that are ranked (0: all)
 
-    def errors(self) -> np.ndarray:
-        if not self.origins:
-            return np.empty(0)
-        return np.concatenate([log_errors(self.actual[o], self.predicted[o]) for o in self.origins])
+    def ranked(self, origin: int) -> tuple[np.ndarray, np.ndarray]:
+        """Actual and predicted of the ranked windows of the fold at `origin`."""
+        end = self.length or None
+        return self.actual[origin][:end], self.predicted[origin][:end]
+
+    def errors_with_leads(self) -> tuple[np.ndarray, np.ndarray]:
+        """log1p errors of every window with an actual, and their leads (1 = first window)."""
+        errors, leads = [np.empty(0)], [np.empty(0, dtype=np.int64)]
+        for o in self.origins:
+            actual, predicted = self.actual[o], self.predicted[o]
+            known = ~np.isnan(actual) & ~np.isnan(predicted)
+            errors.append(log_errors(actual, predicted))
+            leads.append(np.flatnonzero(known) + 1)
+        return np.concatenate(errors), np.concatenate(leads)
 
     def wape(self, origins: tuple[int, ...] | None = None) -> float:
         chosen = self.origins if origins is None else origins
-        return wape(np.concatenate([self.actual[o] for o in chosen]),
-                    np.concatenate([self.predicted[o] for o in chosen]))
+        pairs = [self.ranked(o) for o in chosen]
+        return wape(np.concatenate([a for a, _ in pairs]), np.concatenate([p for _, p in pairs]))
 
 
 @dataclass
@@ -159,10 +177,11 @@ class SeriesRolling:
         raw = self.prepared(origin).raw.values
         kept, actual, predicted = [], {}, {}
         for o in self.fold_origins(origin, horizon_windows):
-            forecast = self.fold_forecast(cls, o, length)
-            observed = raw[o:o + length]
-            if forecast is None or np.all(np.isnan(observed)):
+            if np.all(np.isnan(raw[o:o + length])) or self.fold_forecast(cls, o, length) is None:
                 continue
+            # Past the fold, up to the horizon while actuals exist (only for horizons over a day:
+            # shorter folds are fit the night before and cover the horizon already).
+            reach = min(horizon_windows, origin - o) if length * self.window_s >= DAY_S else length
             kept.append(o)
-            actual[o], predicted[o] = observed, forecast
-        return Folds(tuple(kept), actual, predicted)
+            actual[o], predicted[o] = raw[o:o + reach], self.fold_forecast(cls, o, reach)
+        return Folds(tuple(kept), actual, predicted, length)

@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from preserve_cli.demand.schema import Demand, DemandSeries
 from preserve_cli.durations import format_duration
 from preserve_cli.errors import InputError
-from preserve_cli.forecast.base import band_note, quantile_band
+from preserve_cli.forecast.base import band_note
+from preserve_cli.forecast.calibration import lead_band
 from preserve_cli.forecast.registry import DEFAULT_MODEL, check_model_name
 from preserve_cli.forecast.rolling import SeriesRolling
 from preserve_cli.forecast.schema import FORECAST_METRICS, Forecast, SeriesForecast, column_quantile, quantile_column
@@ -157,11 +158,14 @@ def forecast_from(rolling: SeriesRolling, origin: int, starts: np.ndarray, level
     observed window): the model chosen, its median, and the band from its backtest."""
     choice = choose(rolling, origin, requested, horizon_windows=len(starts))
     median = np.maximum(choice.model.point(starts), 0.0)
-    errors = choice.folds.errors()
+    errors, error_leads = choice.folds.errors_with_leads()
+    # Lead of each forecast window: windows after the origin (the first one is lead 1).
+    leads = 1 + (starts - rolling.starts[0]) // np.timedelta64(rolling.window_s, "s") - origin
     cleaning = rolling.prepared(origin).cleaning.describe()
     return SeriesForecast(
         key=key, metric=metric, model=choice.model.name, window_s=rolling.window_s,
-        starts=starts.astype("datetime64[s]"), quantiles=quantile_band(median, errors, levels),
+        starts=starts.astype("datetime64[s]"),
+        quantiles=lead_band(median, leads.astype(np.int64), errors, error_leads, levels),
         note="; ".join(filter(None, (choice.note, choice.model.detail, cleaning, band_note(errors.size, levels)))),
         backtest_wape=choice.folds.wape() if choice.folds.origins else None,
     )

@@ -32,13 +32,17 @@ def _preserve(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_json_run_is_one_document_and_byte_identical_across_processes(demand_csv, tmp_path):
+    # The two processes run side by side: same check, half the wall time on 2 cores.
+    started = [subprocess.Popen([sys.executable, "-m", "preserve_cli", "forecast", str(demand_csv), "--horizon", "1d",
+                                 "--quantiles", "0.9,0.99", "-o", str(tmp_path / name), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name in ("a.csv", "b.csv")]
     runs = []
-    for name in ("a.csv", "b.csv"):
-        done = _preserve("forecast", str(demand_csv), "--horizon", "1d", "--quantiles", "0.9,0.99",
-                         "-o", str(tmp_path / name), "--json")
-        assert done.returncode == 0, done.stderr
-        assert done.stderr == ""                      # no Prophet/cmdstanpy chatter, no progress off a terminal
-        runs.append(json.loads(done.stdout))
+    for process in started:
+        stdout, stderr = process.communicate()
+        assert process.returncode == 0, stderr
+        assert stderr == ""                           # no Prophet/cmdstanpy chatter, no progress off a terminal
+        runs.append(json.loads(stdout))
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     first, second = runs
     assert {k: v for k, v in first.items() if k != "output"} == {k: v for k, v in second.items() if k != "output"}
