@@ -1,7 +1,7 @@
 """Ingest benchmark: preserve's ingest/demand path against DuckDB's own aggregation.
 
 Writes an Azure-format CSV (`TIMESTAMP,ContextTokens,GeneratedTokens`, 100 ns ticks)
-with --rows requests over one week into .bench/ (git-ignored), then times, each in a
+with --rows requests over one week into --dir (default .bench/, git-ignored), then times, each in a
 fresh subprocess so that peak memory is per run:
 
   (a) ingest_logs -> requests.parquet, then demand_from_requests on it, hourly;
@@ -16,6 +16,7 @@ only, not interpreter start-up and imports. Each run also returns its totals, an
 script fails if (a), (b) and (c) disagree.
 
     python benchmarks/ingest.py                     # 10M rows, best of 3
+    python benchmarks/ingest.py --rows 50000000 --dir /tmp/bench   # 1.8 GB CSV: not under the repo
     python benchmarks/ingest.py --rows 1000000 --repeat 1
 """
 
@@ -141,7 +142,7 @@ def peak_rss_kib() -> int:
 
 
 def run_child(mode: str, csv_path: Path) -> dict:
-    with tempfile.TemporaryDirectory(dir=BENCH_DIR) as workdir:
+    with tempfile.TemporaryDirectory(dir=csv_path.parent) as workdir:
         out = subprocess.run([sys.executable, __file__, "--child", mode, "--csv", str(csv_path), "--workdir", workdir],
                              check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
@@ -171,6 +172,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode; the best time is reported")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--dir", type=Path, default=BENCH_DIR,
+                        help="folder for the generated CSV and the runs' Parquet (e.g. /tmp for 50M rows)")
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -179,8 +182,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_mode(args.child, args.csv, args.workdir)))
         return
-    BENCH_DIR.mkdir(exist_ok=True)
-    csv_path = BENCH_DIR / f"azure-{args.rows}-seed{SEED}.csv"
+    args.dir.mkdir(exist_ok=True)
+    csv_path = args.dir / f"azure-{args.rows}-seed{SEED}.csv"
     if args.generate:
         write_trace(csv_path, args.rows)
         return
@@ -188,7 +191,8 @@ def main() -> None:
         started = time.perf_counter()
         # In a child process, so that this one stays small (its memory is not measured, but
         # children forked from a big parent start big).
-        subprocess.run([sys.executable, __file__, "--generate", "--rows", str(args.rows)], check=True)
+        subprocess.run([sys.executable, __file__, "--generate", "--rows", str(args.rows), "--dir", str(args.dir)],
+                       check=True)
         print(f"wrote {csv_path} ({csv_path.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
     results = timed(csv_path, args.repeat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +14,18 @@ from preserve_cli.demand.schema import METRICS, write_demand
 from preserve_cli.demand.sources import load_demand
 from preserve_cli.durations import format_duration, parse_duration
 from preserve_cli.errors import InputError
-
-# The finest window any source has (ServeGen's 10-minute summaries) and the coarsest the
-# planner uses (daily); outside that a window is almost certainly a typo.
-MIN_WINDOW_S = 600
-MAX_WINDOW_S = 86_400
+from preserve_cli.ingest.warehouse import DIALECTS, MAX_WINDOW_S, MIN_WINDOW_S, demand_sql
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demand")
     @handles_input_errors
     def demand(
-        sources: list[Path] = typer.Argument(
-            ..., help="ServeGen folder(s) (chunk-N-trace.csv files), demand.csv file(s), or request logs / Parquet.",
-            show_default=False),
-        output: Path = typer.Option(..., "-o", "--output", help="demand.csv to write (atomically).",
-                                    show_default=False),
+        sources: list[Path] | None = typer.Argument(
+            None, help="ServeGen folder(s) (chunk-N-trace.csv files), demand.csv file(s), or request logs / Parquet "
+            "(files, folders, globs).", show_default=False),
+        output: Path | None = typer.Option(None, "-o", "--output", help="demand.csv to write (atomically); "
+                                           "required unless --sql.", show_default=False),
         window: str = typer.Option("1h", "--window", help="Window size, 10m to 1d (e.g. 10m, 1h, 6h, 1d)."),
         series_by: str | None = typer.Option(None, "--series-by",
                                              help="Request-log column to split series by (e.g. model)."),
@@ -45,13 +42,37 @@ def register(app: typer.Typer) -> None:
                                              "(s, ms, us, ns)."),
         on_error: str = typer.Option("fail", "--on-error", help="Request logs: fail on a bad row (file:line, exit 2) "
                                      "or skip and count it."),
+        sql: bool = typer.Option(False, "--sql", help="Print the aggregation as SQL over --table (run it in your "
+                                 "warehouse; its CSV result is a demand.csv) instead of reading SOURCES."),
+        table: str = typer.Option("requests", "--table", help="With --sql: the table of request rows (ts, "
+                                  "input_tokens, output_tokens, labels), e.g. dataset.requests."),
+        dialect: str = typer.Option("duckdb", "--dialect", help=f"With --sql: {'|'.join(DIALECTS)}."),
         json_output: bool = JSON_OPTION,
     ) -> None:
-        """Aggregate a source into prefill/decode token demand per window (demand.csv)."""
+        """Aggregate a source into prefill/decode token demand per window (demand.csv), or print it as SQL (--sql)."""
         window_s = parse_duration(window, field="--window")
         if not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
             raise InputError(f"window {format_duration(window_s)} is outside 10m..1d", field="--window",
                              fix="use a window between 10m and 1d, e.g. --window 1h")
+        if sql:
+            if sources:
+                raise InputError("--sql prints a query over --table and reads no SOURCES", field="SOURCES",
+                                 fix="drop the SOURCES, or drop --sql to aggregate them here")
+            if output is not None:
+                raise InputError("--sql prints the query on stdout and writes no demand.csv", field="--output",
+                                 fix="drop -o and redirect stdout (> demand.sql); the warehouse's result is the "
+                                     "demand.csv")
+            query = demand_sql(table, window_s, dialect=dialect, series_by=series_by, empty_windows=empty_windows)
+            if json_output:
+                print_json({"dialect": dialect, "table": table, "window_s": window_s, "sql": query})
+            else:
+                sys.stdout.write(query)  # plain text, no Rich markup: it is meant to be piped into a client
+            return
+        if not sources:
+            raise InputError("no source given", field="SOURCES",
+                             fix="pass a ServeGen folder, a demand.csv or request logs (or --sql for a warehouse)")
+        if output is None:
+            raise InputError("no output file given", field="--output", fix="pass -o demand.csv")
         ingest_options = {"format": log_format, "mapping": mapping, "time_unit": time_unit, "on_error": on_error}
         result, summary = load_demand(sources, window_s, series_by=series_by, empty_windows=empty_windows,
                                       epoch=epoch, ingest_options=ingest_options)

@@ -24,12 +24,14 @@ def register(app: typer.Typer) -> None:
     @handles_input_errors
     def ingest(
         paths: list[str] = typer.Argument(..., metavar="PATHS", show_default=False,
-                                          help="Log files, folders (every file inside) or glob patterns."),
+                                          help="Log files, folders (every file inside) or glob patterns; "
+                                          "CSV, JSONL or Parquet, plain, gzip or zstd."),
         output: Path = typer.Option(..., "-o", "--output", help="requests.parquet to write (atomically).",
                                     show_default=False),
         log_format: str | None = typer.Option(None, "--format",
-                                              help="Force a format (azure, mooncake, vidur); default: detected."),
-        mapping: str | None = typer.Option(None, "--map", help=f"Read any CSV/JSONL: {MAP_SYNTAX}."),
+                                              help="Force a format (azure, burstgpt, kong, litellm, litellm_spend, mooncake, openai, "
+                                                   "openai_responses, requests, vidur; docs/ingest.md); default: detected."),
+        mapping: str | None = typer.Option(None, "--map", help=f"Read any CSV/JSONL/Parquet: {MAP_SYNTAX}."),
         time_unit: str | None = typer.Option(None, "--time-unit",
                                              help="With --map: the time column is a number of s|ms|us|ns."),
         epoch: str | None = typer.Option(None, "--epoch",
@@ -71,7 +73,7 @@ def _rows(summary: IngestSummary) -> list[tuple[str, object]]:
         ("output tokens", summary.output_tokens),
         ("span", f"{summary.first_ts} .. {summary.last_ts} ({_span(summary.span_s)})"),
     ]
-    if summary.epoch:
+    if summary.epoch and "trace start" in summary.time:  # Unix times need no word about their epoch
         rows.append(("epoch", f"{summary.epoch} (relative times are added to it; --epoch to change)"))
     rows.append(("unsorted input", "yes: rows sorted by time on write" if summary.unsorted_input else "no"))
     rows.append(("skipped rows", summary.skipped_rows))

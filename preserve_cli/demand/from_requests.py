@@ -26,26 +26,29 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from preserve_cli.demand.schema import Demand, DemandSeries
 from preserve_cli.errors import InputError
 from preserve_cli.ingest import IngestOptions, RequestRows, duckdb_connection
 from preserve_cli.ingest.api import iso_us
+from preserve_cli.ingest.formats.base import LATENCY_ROLES
 from preserve_cli.ingest.paths import resolve_paths
 from preserve_cli.ingest.peek import is_parquet
 from preserve_cli.ingest.plan import plan_ingest
 from preserve_cli.ingest.sql import ident, literal
+from preserve_cli.ingest.warehouse import EMPTY_WINDOW_POLICIES, MAX_WINDOW_S, MIN_WINDOW_S, SINGLE_SERIES, UNLABELLED
 
-# The finest window any source has (ServeGen's 10-minute summaries) and the coarsest the planner uses.
-MIN_WINDOW_S, MAX_WINDOW_S = 600, 86_400
-EMPTY_WINDOW_POLICIES = ("gap", "zero")
-DEFAULT_SERIES_COLUMN, SINGLE_SERIES, UNLABELLED = "model", "all", "unknown"
+DEFAULT_SERIES_COLUMN = "model"
 # More windows than this means a timestamp far away from the others (a typo'd year), not a log.
 MAX_WINDOWS = 1_000_000
 _US = 1_000_000
 # Buckets are floor((us + SHIFT) / window) - SHIFT / window: integer division in DuckDB truncates
 # toward zero, and the shift (a whole number of any window, beyond year 1) keeps it non-negative.
 _SHIFT_S = 86_400 * 800_000
+# Columns of requests rows that are not labels to split series by.
+_NOT_LABELS = ("ts", "input_tokens", "output_tokens", "filename", *LATENCY_ROLES)
 _VALID = "ts IS NOT NULL AND input_tokens >= 0 AND output_tokens >= 0"
 _REQUIRED = {"ts": ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP"), "input_tokens": None, "output_tokens": None}
 
@@ -62,7 +65,8 @@ def demand_from_requests(sources: str | Path | Iterable[str | Path], window_s: i
                          fix="use 'gap' (a window with no requests at all is missing) or 'zero'")
     window_s = int(window_s)
     paths = resolve_paths(sources)
-    parquet = [path for path in paths if is_parquet(path)]
+    # Parquet in preserve's requests layout is aggregated as it is; any other Parquet is a log export.
+    parquet = [path for path in paths if is_parquet(path) and _is_requests_parquet(path)]
     logs = [path for path in paths if path not in parquet]
     options = IngestOptions.coerce(ingest_options)
     notes: list[str] = []
@@ -112,6 +116,15 @@ def _parquet_source(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> tuple[
     return f"SELECT * FROM read_parquet([{files}], union_by_name = true)", sorted(names)
 
 
+def _is_requests_parquet(path: Path) -> bool:
+    try:
+        names = set(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError):
+        return False  # the ingest path reports what is wrong with it
+    # Any of the canonical names: meant as requests Parquet (a missing one is then named).
+    return bool(set(_REQUIRED) & names)
+
+
 def _check_parquet_rows(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> None:
     """Name the first unusable row of a requests Parquet (it did not come from `preserve ingest`)."""
     for path in paths:
@@ -127,7 +140,7 @@ def _series_columns(series_by: str | Sequence[str] | None, columns: list[str]) -
         return [DEFAULT_SERIES_COLUMN] if DEFAULT_SERIES_COLUMN in columns else []
     wanted = [series_by] if isinstance(series_by, str) else list(series_by)
     wanted = [name.strip() for item in wanted for name in item.split(",") if name.strip()]
-    labels = [name for name in columns if name not in ("ts", "input_tokens", "output_tokens", "filename")]
+    labels = [name for name in columns if name not in _NOT_LABELS]
     missing = [name for name in wanted if name not in labels]
     if missing:
         raise InputError(f"no column {', '.join(map(repr, missing))} to split series by; label columns: "

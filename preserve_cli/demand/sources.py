@@ -30,6 +30,7 @@ from preserve_cli.timeutil import to_iso
 SERVEGEN = "servegen"
 DEMAND_CSV = "demand_csv"
 REQUESTS = "requests"
+# As preserve_cli.ingest.warehouse's (not imported: reading ServeGen or a demand.csv needs no DuckDB).
 EMPTY_WINDOW_POLICIES = ("gap", "zero")
 _DEMAND_HEADER = b"series,window_start"
 

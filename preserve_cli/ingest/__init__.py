@@ -1,5 +1,10 @@
-"""Ingest: request logs (Azure, Mooncake, Vidur, any CSV/JSONL via --map) -> canonical
-requests Parquet (`ts` UTC, `input_tokens`, `output_tokens`, optional labels).
+"""Ingest: request logs -> canonical requests Parquet (`ts` UTC, `input_tokens`,
+`output_tokens`, optional labels and latencies `ttft_ms`, `e2e_ms`).
+
+Logs: traces (Azure, BurstGPT, Mooncake, Vidur), usage records and gateway logs (OpenAI,
+LiteLLM, Kong), Parquet exports, any CSV/JSONL/Parquet via --map; plain, gzip or zstd;
+files, folders and globs (docs/ingest.md). `warehouse.demand_sql` gives the demand
+aggregation as SQL for a warehouse (docs/warehouse.md).
 
 Library API:
 * `ingest_logs(paths, output, ...) -> IngestSummary` writes requests.parquet;

@@ -1,4 +1,4 @@
-"""The slow, line-exact path for a file that has bad lines or rows.
+"""The slow, line-exact path for a file that has bad lines or rows (Parquet: row-exact).
 
 Python reads the file record by record (`records.py`, real line numbers), and DuckDB
 judges each batch with the very same expressions as the fast path (`sql.py`), adding
@@ -48,8 +48,8 @@ def _records(plan: FilePlan) -> Iterator[Record]:
     peek = plan.peek
     if peek.container == "csv":
         positions = [peek.columns.index(source) for source in plan.mapping.values()]
-        return csv_records(peek.path, peek.compressed, peek.delimiter, len(peek.columns), positions)
-    return jsonl_records(peek.path, peek.compressed, list(plan.mapping.values()))
+        return csv_records(peek.path, peek.compression, peek.delimiter, len(peek.columns), positions)
+    return jsonl_records(peek.path, peek.compression, [peek.path_of(source) for source in plan.mapping.values()])
 
 
 def _batches(plan: FilePlan) -> Iterator[pa.Table]:
@@ -81,6 +81,15 @@ def _classified_sql(plan: FilePlan, source: str) -> str:
                                 computed=sql.reason_columns(plan.spec, plan.mapping, MALFORMED))
 
 
+def _parquet_rows_sql(plan: FilePlan) -> str:
+    """A Parquet file's raw columns with 1-based row numbers as LINE: DuckDB reads it all
+    (a Parquet file has no malformed lines, only unusable values)."""
+    peek = plan.peek
+    reader = sql.native_reader_sql(str(peek.path), container="parquet", compression="none", columns=peek.columns,
+                                   delimiter="", mapping=plan.mapping, paths=peek.paths, line_column=LINE)
+    return f"(SELECT *, NULL::VARCHAR AS {MALFORMED} FROM ({reader}))"
+
+
 def scan_dirty_file(con: duckdb.DuckDBPyConnection, plan: FilePlan, *, on_error: str,
                     table: str) -> dict[str, SkipStat]:
     """Read `plan`'s file line by line; raise at the first bad row or keep the good ones in `table`.
@@ -89,21 +98,26 @@ def scan_dirty_file(con: duckdb.DuckDBPyConnection, plan: FilePlan, *, on_error:
     """
     keep = ", ".join([*sql.output_columns(plan.spec), LINE])
     chunk = f"__chunk_{table}"
-    labels = "".join(f", {column} VARCHAR" for column in sql.output_columns(plan.spec)[3:])
-    con.execute(f"CREATE TEMP TABLE {table} (ts TIMESTAMPTZ, input_tokens BIGINT, output_tokens BIGINT{labels}, "
-                f"{LINE} BIGINT, reason VARCHAR)")
-    classified = _classified_sql(plan, chunk)
-    try:
-        for batch in _batches(plan):
-            con.register(chunk, batch)
-            if on_error == "fail":
-                bad = con.sql(f"SELECT {LINE}, reason, reason_column, reason_value FROM ({classified}) "
-                              f"WHERE reason IS NOT NULL ORDER BY {LINE} LIMIT 1").fetchall()
-                if bad:
-                    raise _row_error(plan, *bad[0])
-            con.execute(f"INSERT INTO {table} SELECT {keep}, reason FROM ({classified})")
-    finally:
-        con.unregister(chunk)
+    columns = "".join(f", {column} {sql.column_type(column)}" for column in sql.output_columns(plan.spec))
+    con.execute(f"CREATE TEMP TABLE {table} ({columns[2:]}, {LINE} BIGINT, reason VARCHAR)")
+
+    def judge(classified: str) -> None:
+        if on_error == "fail":
+            bad = con.sql(f"SELECT {LINE}, reason, reason_column, reason_value FROM ({classified}) "
+                          f"WHERE reason IS NOT NULL ORDER BY {LINE} LIMIT 1").fetchall()
+            if bad:
+                raise _row_error(plan, *bad[0])
+        con.execute(f"INSERT INTO {table} SELECT {keep}, reason FROM ({classified})")
+
+    if plan.peek.container == "parquet":
+        judge(_classified_sql(plan, _parquet_rows_sql(plan)))
+    else:
+        try:
+            for batch in _batches(plan):
+                con.register(chunk, batch)
+                judge(_classified_sql(plan, chunk))
+        finally:
+            con.unregister(chunk)
     rows = con.sql(f"SELECT reason, count(*), min({LINE}) FROM {table} WHERE reason IS NOT NULL "
                    "GROUP BY reason ORDER BY reason").fetchall()
     return {reason: SkipStat(int(count), f"{plan.peek.path}:{first}") for reason, count, first in rows}
@@ -124,6 +138,7 @@ def _row_error(plan: FilePlan, line: int, reason: str, column: str | None, value
         sql.REASON_NEGATIVE: f"token count {shown} is negative",
         sql.REASON_FRACTIONAL: f"token count {shown} is not a whole number",
         sql.REASON_TOO_LARGE: f"token count {shown} is too large",
+        sql.REASON_BAD_LATENCY: f"latency {shown} is not a usable duration or time",
     }[reason]
     if reason == sql.REASON_BAD_TIMESTAMP and plan.spec.time.is_numeric:
         problem = f"time {shown} is not a usable number of {plan.spec.time.unit}"

@@ -17,11 +17,11 @@ import numpy as np
 
 from preserve_cli.errors import InputError
 from preserve_cli.ingest import sql
-from preserve_cli.ingest.formats.base import LABEL_ROLES, REQUIRED_ROLES, LogFormat
+from preserve_cli.ingest.formats.base import LABEL_ROLES, LATENCY_ROLES, LATENCY_UNITS_MS, ROLES, LogFormat
 from preserve_cli.ingest.formats.generic import GENERIC_NAME, MAP_SYNTAX, generic_format, parse_mapping
 from preserve_cli.ingest.formats.registry import detect_format, get_format
 from preserve_cli.ingest.paths import resolve_paths
-from preserve_cli.ingest.peek import FilePeek, is_parquet, peek
+from preserve_cli.ingest.peek import FilePeek, peek
 from preserve_cli.timeutil import parse_iso, to_iso
 
 ON_ERROR_POLICIES = ("fail", "skip")
@@ -72,10 +72,10 @@ class FilePlan:
         consumer computes from it is never silently missing a row; unguarded, such values
         are NULL (used to probe whether a file is clean)."""
         source = sql.native_reader_sql(str(self.peek.path), container=self.peek.container,
-                                       compressed=self.peek.compressed, columns=self.peek.columns,
-                                       delimiter=self.peek.delimiter, mapping=self.mapping)
+                                       compression=self.peek.compression, columns=self.peek.columns,
+                                       delimiter=self.peek.delimiter, mapping=self.mapping, paths=self.peek.paths)
         rows = sql.canonical_select(self.spec, source)
-        return sql.fail_on_unusable(rows) if guarded else rows
+        return sql.fail_on_unusable(self.spec, rows) if guarded else rows
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class IngestPlan:
     files: list[FilePlan]             # files with at least one record
     empty_files: list[Path] = field(default_factory=list)  # header-only files (skip mode)
     labels: list[str] = field(default_factory=list)        # label columns present in any file
+    latencies: list[str] = field(default_factory=list)     # latency columns (ttft_ms, e2e_ms) any file fills
     epoch_us: int | None = None       # numeric times only
     on_error: str = "fail"
 
@@ -109,7 +110,7 @@ def plan_ingest(paths: str | Path | Iterable[str | Path], options: IngestOptions
     mapping = parse_mapping(options.mapping) if options.mapping else None
     if options.format == GENERIC_NAME and mapping is None:
         raise InputError("the generic format needs --map", field="--format", fix=f"pass --map {MAP_SYNTAX}")
-    peeks = [_peek_log(path) for path in resolve_paths(paths)]
+    peeks = [peek(path) for path in resolve_paths(paths)]
     fmt = _choose_format(peeks[0], options, mapping)
     epoch_us = _epoch_us(fmt, options.epoch)
     files: list[FilePlan] = []
@@ -132,15 +133,9 @@ def plan_ingest(paths: str | Path | Iterable[str | Path], options: IngestOptions
     if not files:
         raise InputError("no requests in any file (header only)", file=empty[0], fix="pass logs that hold requests")
     labels = [role for role in LABEL_ROLES if any(role in f.mapping for f in files)]
+    latencies = [column for column in LATENCY_ROLES if any(column in f.spec.latencies for f in files)]
     return IngestPlan(format=fmt, paths=[one.path for one in peeks], files=files, empty_files=empty, labels=labels,
-                      epoch_us=epoch_us, on_error=options.on_error)
-
-
-def _peek_log(path: Path) -> FilePeek:
-    if is_parquet(path):
-        raise InputError("this is a Parquet file, not a request log", file=path,
-                         fix="pass Parquet written by `preserve ingest` to `preserve demand` directly")
-    return peek(path)
+                      latencies=latencies, epoch_us=epoch_us, on_error=options.on_error)
 
 
 def _choose_format(first: FilePeek, options: IngestOptions, mapping: dict[str, str] | None) -> LogFormat:
@@ -157,12 +152,15 @@ def _epoch_us(fmt: LogFormat, epoch: str | None) -> int | None:
             raise InputError(f"--epoch applies to numeric times; {fmt.name} logs carry wall-clock timestamps",
                              field="--epoch", fix="drop --epoch")
         return None
+    if epoch is not None and not fmt.time.relative and fmt.name != GENERIC_NAME:
+        raise InputError(f"--epoch applies to times counted from a trace start; {fmt.name} logs carry Unix times",
+                         field="--epoch", fix="drop --epoch")
     seconds = parse_iso(epoch if epoch is not None else DEFAULT_EPOCH, field="--epoch")
     return int(seconds.astype("int64")) * 1_000_000
 
 
 def _check_columns(one: FilePeek, fmt: LogFormat) -> None:
-    if one.container != fmt.container:
+    if not fmt.reads(one.container):
         raise InputError(f"this is a {one.container.upper()} file but format {fmt.name} reads "
                          f"{fmt.container.upper()}", file=one.path, fix="pass files of one kind per run")
     missing = fmt.missing_columns(one.container, one.columns)
@@ -175,11 +173,13 @@ def _check_columns(one: FilePeek, fmt: LogFormat) -> None:
 
 def _file_plan(one: FilePeek, fmt: LogFormat, epoch_us: int | None) -> FilePlan:
     mapping = fmt.mapping_for(one.columns)
-    mapping = {role: mapping[role] for role in (*REQUIRED_ROLES, *LABEL_ROLES) if role in mapping}
+    mapping = {role: mapping[role] for role in ROLES if role in mapping}
     first_ts = (one.first_record or {}).get(mapping["ts"])
     _check_time_kind(one, fmt, mapping["ts"], first_ts)
-    naive = len(first_ts) if first_ts and _NAIVE_TIMESTAMP.match(first_ts) else None
-    spec = sql.ParseSpec(roles=list(mapping), time=fmt.time, epoch_us=epoch_us or 0, naive_ts_length=naive)
+    # Parquet times arrive as DuckDB's text of a typed value: always the zone-aware parser.
+    naive = len(first_ts) if first_ts and one.container != "parquet" and _NAIVE_TIMESTAMP.match(first_ts) else None
+    spec = sql.ParseSpec(roles=list(mapping), time=fmt.time, epoch_us=epoch_us or 0, naive_ts_length=naive,
+                         latency_ms_per_unit=LATENCY_UNITS_MS[fmt.latency_unit])
     return FilePlan(peek=one, mapping=mapping, spec=spec)
 
 

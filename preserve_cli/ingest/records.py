@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from preserve_cli.errors import InputError
-from preserve_cli.ingest.peek import GZIP_ERRORS, json_text, open_binary, reject_constant
+from preserve_cli.ingest.peek import COMPRESSION_ERRORS, Compression, json_text, lookup, open_binary, reject_constant
 
 Record = tuple[int, str | None, list[str | None] | None]
 
@@ -26,14 +26,14 @@ csv.field_size_limit(1 << 30)
 class _Lines:
     """Binary lines of a file decoded as UTF-8, counting lines and remembering bad ones."""
 
-    def __init__(self, path: Path, compressed: bool) -> None:
-        self.path, self.compressed = path, compressed
+    def __init__(self, path: Path, compression: Compression) -> None:
+        self.path, self.compression = path, compression
         self.count = 0
         self.undecodable: set[int] = set()
 
     def __iter__(self) -> Iterator[str]:
         try:
-            with open_binary(self.path, self.compressed) as handle:
+            with open_binary(self.path, self.compression) as handle:
                 for raw in handle:
                     self.count += 1
                     try:
@@ -41,14 +41,15 @@ class _Lines:
                     except UnicodeDecodeError:
                         self.undecodable.add(self.count)
                         yield raw.decode("utf-8", errors="replace")
-        except GZIP_ERRORS as exc:
-            raise InputError(f"gzip data ends or breaks after line {self.count} ({exc})", file=self.path,
+        except COMPRESSION_ERRORS as exc:
+            raise InputError(f"{self.compression} data ends or breaks after line {self.count} ({exc})", file=self.path,
                              line=self.count + 1, fix="the file is truncated or corrupt: re-copy or re-compress it") \
                 from None
 
 
-def csv_records(path: Path, compressed: bool, delimiter: str, width: int, positions: Sequence[int]) -> Iterator[Record]:
-    lines = _Lines(path, compressed)
+def csv_records(path: Path, compression: Compression, delimiter: str, width: int,
+                positions: Sequence[int]) -> Iterator[Record]:
+    lines = _Lines(path, compression)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     end = 0
     header_seen = False
@@ -76,8 +77,9 @@ def csv_records(path: Path, compressed: bool, delimiter: str, width: int, positi
             yield start, None, [row[i] for i in positions]
 
 
-def jsonl_records(path: Path, compressed: bool, keys: Sequence[str]) -> Iterator[Record]:
-    lines = _Lines(path, compressed)
+def jsonl_records(path: Path, compression: Compression, keys: Sequence[tuple[str, ...]]) -> Iterator[Record]:
+    """`keys`: the key path of each wanted value (nested objects: several keys)."""
+    lines = _Lines(path, compression)
     for text in lines:
         if not text.strip():
             continue
@@ -96,4 +98,4 @@ def jsonl_records(path: Path, compressed: bool, keys: Sequence[str]) -> Iterator
         if not isinstance(record, dict):
             yield line, f"expected a JSON object, found {type(record).__name__}", None
             continue
-        yield line, None, [json_text(record.get(key)) for key in keys]
+        yield line, None, [json_text(lookup(record, key)) for key in keys]

@@ -31,8 +31,18 @@ T = TypeVar("T")
 # Bounded memory whatever the log size: DuckDB spills to disk beyond this (its sorts and
 # aggregations are out-of-core); 1 GB leaves most of a small machine to everything else.
 MEMORY_LIMIT = "1GB"
+
+
+class StreamedDataError(Exception):
+    """One of DuckDB's data errors raised while its result was streamed as Arrow batches:
+    it then arrives as an OSError carrying DuckDB's message (e.g. a bad line after the
+    first batch of a big file, or in the second of several files)."""
+
+
+# Beginnings of the messages of DuckDB's data errors (InvalidInput, Conversion, IO).
+DATA_ERROR_PREFIXES = ("Invalid Input Error", "Conversion Error", "IO Error")
 # DuckDB errors that mean "this file has something DuckDB's reader will not take".
-DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException)
+DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException, StreamedDataError)
 
 
 @contextlib.contextmanager
@@ -70,7 +80,7 @@ class RequestRows:
 
     @property
     def columns(self) -> list[str]:
-        return [OUTPUT_COLUMN[role] for role in ("ts", "input", "output", *self.plan.labels)]
+        return [OUTPUT_COLUMN[role] for role in ("ts", "input", "output", *self.plan.labels)] + self.plan.latencies
 
     def sql(self) -> str:
         """UNION ALL of every file's rows, in file order, with every label column."""
@@ -78,7 +88,8 @@ class RequestRows:
         for index, one in enumerate(self.plan.files):
             source = good_rows_sql(one, self._slow_tables[index]) if index in self._slow_tables else one.native_sql()
             present = set(sql.output_columns(one.spec))
-            columns = [name if name in present else f"NULL::VARCHAR AS {name}" for name in self.columns]
+            columns = [name if name in present else f"NULL::{sql.column_type(name)} AS {name}"
+                       for name in self.columns]
             parts.append(f"SELECT {', '.join(columns)} FROM ({source})")
         return " UNION ALL ".join(parts)
 
@@ -104,8 +115,8 @@ class RequestRows:
 
     def _reads_cleanly(self, one: FilePlan) -> bool:
         try:
-            rows = self.con.sql(f"SELECT count(*) FILTER (ts IS NULL OR input_tokens IS NULL OR "
-                               f"output_tokens IS NULL) FROM ({one.native_sql(guarded=False)})").fetchall()
+            rows = self.con.sql(f"SELECT count(*) FILTER ({sql.unusable_sql(one.spec)}) "
+                               f"FROM ({one.native_sql(guarded=False)})").fetchall()
         except DATA_ERRORS:
             return False
         return rows[0][0] == 0

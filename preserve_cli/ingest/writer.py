@@ -12,7 +12,7 @@ batch sizes DuckDB's parallel scan produces, so the same input gives the same by
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preserve_cli.ingest import sql
-from preserve_cli.ingest.rows import RequestRows
+from preserve_cli.ingest.rows import DATA_ERROR_PREFIXES, RequestRows, StreamedDataError
 
 ROW_GROUP_ROWS = 1 << 20   # ~1M rows: big enough for fast scans, small enough to stream
 ARROW_BATCH_ROWS = 1 << 17
@@ -65,8 +65,25 @@ class WriteStats:
 def arrow_schema(columns: list[str]) -> pa.Schema:
     fields = [pa.field("ts", pa.timestamp("us", tz="UTC")), pa.field("input_tokens", pa.int64()),
               pa.field("output_tokens", pa.int64())]
-    fields += [pa.field(name, pa.string()) for name in columns[3:]]
+    fields += [pa.field(name, pa.float64() if sql.column_type(name) == "DOUBLE" else pa.string())
+               for name in columns[3:]]
     return pa.schema(fields)
+
+
+def arrow_batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
+    """The rows of `query` as Arrow batches; a DuckDB data error met on the way is raised as
+    StreamedDataError (so that RequestRows takes the line-exact path), not as a bare OSError."""
+    reader = con.sql(query).to_arrow_reader(ARROW_BATCH_ROWS)
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except OSError as exc:
+            if str(exc).startswith(DATA_ERROR_PREFIXES):
+                raise StreamedDataError(str(exc)) from exc
+            raise
+        yield batch
 
 
 def stream_to_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, schema: pa.Schema,
@@ -75,10 +92,11 @@ def stream_to_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, 
     stats = WriteStats()
     pending: list[pa.Table] = []
     pending_rows = 0
-    dictionary = list(schema.names[1:])  # token counts and labels
+    # Token counts and labels repeat a lot; latencies (DOUBLE) hardly ever.
+    dictionary = [name for name in schema.names[1:] if sql.column_type(name) != "DOUBLE"]
     with pq.ParquetWriter(target, schema, compression=COMPRESSION, use_dictionary=dictionary,
                           column_encoding=TS_ENCODING, sorting_columns=[pq.SortingColumn(0)]) as writer:
-        for batch in con.sql(query).to_arrow_reader(ARROW_BATCH_ROWS):
+        for batch in arrow_batches(con, query):
             table = pa.Table.from_batches([batch]).cast(schema)
             stats.add(*(column.to_numpy() for column in (table.column(0).cast(pa.int64()), table.column(1),
                                                           table.column(2))))

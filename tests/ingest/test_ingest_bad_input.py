@@ -100,7 +100,7 @@ def test_nothing_matched(tmp_path: Path, paths, expected) -> None:
 def test_unknown_format(write, tmp_path: Path) -> None:
     result = run_cli("ingest", write("x.csv", HEADER + GOOD), "-o", tmp_path / "r.parquet", "--format", "splunk")
     assert result.exit_code == 2
-    assert "unknown log format 'splunk'" in result.stderr and "azure, burstgpt, mooncake, vidur" in result.stderr
+    assert "unknown log format 'splunk'" in result.stderr and "azure, burstgpt, kong, litellm" in result.stderr
 
 
 def test_a_failed_run_keeps_the_previous_output(write, tmp_path: Path) -> None:
@@ -190,3 +190,22 @@ def test_header_only_file_is_skipped_in_skip_mode(write, tmp_path: Path) -> None
     full = write("b_full.csv", HEADER + GOOD)
     summary = ingest_logs([empty, full], tmp_path / "r.parquet", on_error="skip")
     assert summary.rows == 1 and summary.empty_files == [str(empty)]
+
+
+def test_a_bad_line_met_while_streaming_is_reported_not_a_crash(write, tmp_path: Path) -> None:
+    """DuckDB streams Arrow batches: a bad line after the first batch (or in a later file) used to
+    surface as a bare OSError with a traceback. It must take the line-exact path like any other."""
+    rows = [f"2023-11-16 18:{i // 60 % 60:02d}:{i % 60:02d}.0000000,{i % 500 + 1},3\n" for i in range(200_000)]
+    rows[180_000] = "2023-11-16 18:59:59.0000000,many,3\n"
+    big = write("big.csv", HEADER + "".join(sorted(rows)))
+    bad_line = 2 + sorted(rows).index("2023-11-16 18:59:59.0000000,many,3\n")
+    result = run_cli("ingest", big, "-o", tmp_path / "r.parquet")
+    assert result.exit_code == 2 and f"big.csv:{bad_line}:" in result.stderr and "Traceback" not in result.stderr
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.csv").write_text(HEADER + GOOD)
+    (folder / "b.csv").write_text(HEADER + GOOD2 + "2023-11-16 18:17:05.0000000,abc,3\n")
+    result = run_cli("ingest", folder, "-o", tmp_path / "r.parquet")
+    assert result.exit_code == 2 and "b.csv:3:" in result.stderr and "Traceback" not in result.stderr
+    summary = ingest_logs(folder, tmp_path / "r.parquet", on_error="skip")
+    assert (summary.rows, summary.skipped["non_numeric_tokens"].count) == (2, 1)

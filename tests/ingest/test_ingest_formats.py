@@ -28,7 +28,8 @@ def rows_of(path):
 
 def test_builtin_formats_come_from_the_entry_point_group() -> None:
     formats = available_formats()
-    assert list(formats) == ["azure", "burstgpt", "mooncake", "vidur"]
+    assert list(formats) == ["azure", "burstgpt", "kong", "litellm", "litellm_spend", "mooncake", "openai",
+                             "openai_responses", "requests", "vidur"]
     assert all(isinstance(fmt, LogFormat) for fmt in formats.values())
 
 

@@ -24,19 +24,27 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # Canonical request columns a source column can feed. `ts`, `input` and `output`
-# are required; the others are optional labels that become VARCHAR columns.
+# are required; labels become VARCHAR columns; latencies DOUBLE columns in ms.
 REQUIRED_ROLES = ("ts", "input", "output")
 LABEL_ROLES = ("model", "service", "region", "client")
-ROLES = REQUIRED_ROLES + LABEL_ROLES
+# A latency is either a duration column (`ttft_ms`, `e2e_ms`, in the format's
+# `latency_unit`) or a second time column (when the first token / the last byte
+# came), from which the duration since `ts` is computed.
+LATENCY_ROLES = ("ttft_ms", "e2e_ms")
+TIME_POINT_ROLES = {"first_token_at": "ttft_ms", "end_at": "e2e_ms"}
+ROLES = REQUIRED_ROLES + LABEL_ROLES + LATENCY_ROLES + tuple(TIME_POINT_ROLES)
 
-# Output column name of each role in requests.parquet.
+# Output column name of each role in requests.parquet (time points end up as latencies).
 OUTPUT_COLUMN = {"ts": "ts", "input": "input_tokens", "output": "output_tokens",
-                 **{role: role for role in LABEL_ROLES}}
+                 **{role: role for role in LABEL_ROLES}, **{role: role for role in LATENCY_ROLES},
+                 **TIME_POINT_ROLES}
+# Milliseconds per unit of a latency column.
+LATENCY_UNITS_MS = {"ms": 1.0, "s": 1000.0}
 
 # Microseconds per unit of a numeric timestamp.
 TIME_UNITS_US = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}
 
-Container = Literal["csv", "jsonl"]
+Container = Literal["csv", "jsonl", "parquet"]
 
 
 @dataclass(frozen=True)
@@ -87,26 +95,36 @@ class LogFormat:
     time: TimeSemantics
     # Source columns whose presence is optional; mapped when the file has them.
     optional_columns: Mapping[str, str] = field(default_factory=dict)
+    # Unit of the `ttft_ms` / `e2e_ms` source columns (converted to ms).
+    latency_unit: str = "ms"
 
     def __post_init__(self) -> None:
         missing = [role for role in REQUIRED_ROLES if role not in self.columns]
         unknown = [role for role in (*self.columns, *self.optional_columns) if role not in ROLES]
         if missing or unknown:
             raise ValueError(f"log format {self.name!r}: missing roles {missing}, unknown roles {unknown}")
+        if self.latency_unit not in LATENCY_UNITS_MS:
+            raise ValueError(f"log format {self.name!r}: latency unit {self.latency_unit!r} is not in "
+                             f"{sorted(LATENCY_UNITS_MS)}")
 
     def missing_columns(self, container: str, found: Iterable[str]) -> list[str]:
         """Source columns this format needs that a file does not have.
 
         A CSV header lists every column; a JSON record may leave out a label key (its value
-        is then NULL), so for JSONL only the time and token keys are required."""
-        if container != self.container:
+        is then NULL), so for JSONL only the time and token keys are required. A Parquet
+        file (an export of a log, e.g. from a warehouse) may hold any format's columns;
+        like JSONL, only the time and token columns are required there."""
+        if not self.reads(container):
             return list(self.columns.values())
         present = set(found)
         needed = self.columns if container == "csv" else {role: self.columns[role] for role in REQUIRED_ROLES}
         return [column for column in needed.values() if column not in present]
 
+    def reads(self, container: str) -> bool:
+        return container in (self.container, "parquet")
+
     def matches(self, container: str, found: Iterable[str]) -> bool:
-        return container == self.container and not self.missing_columns(container, found)
+        return self.reads(container) and not self.missing_columns(container, found)
 
     def mapping_for(self, found: Iterable[str]) -> dict[str, str]:
         """Role -> source column for a file with columns `found` (optional ones only if present)."""

@@ -1,7 +1,8 @@
 """The generic format: any CSV or JSONL log described by `--map`.
 
-`--map ts=COL,input=COL,output=COL[,model=COL,service=COL,region=COL,client=COL]` names
-the source column of each canonical role. Timestamps are wall-clock strings (UTC unless
+`--map ts=COL,input=COL,output=COL[,model=COL,...,ttft_ms=COL,e2e_ms=COL]` names the source
+column of each canonical role (latencies in ms; `first_token_at=COL` / `end_at=COL` name time
+columns the latencies are computed from instead). Timestamps are wall-clock strings (UTC unless
 they carry an offset) unless `--time-unit s|ms|us|ns` says they are numbers, which are
 then counted from the epoch (`--epoch`, default 1970-01-01T00:00:00Z, i.e. Unix time).
 """
@@ -16,7 +17,7 @@ from preserve_cli.ingest.formats.base import (
 )
 
 GENERIC_NAME = "generic"
-MAP_SYNTAX = "ts=COL,input=COL,output=COL[,model=COL,service=COL,region=COL,client=COL]"
+MAP_SYNTAX = "ts=COL,input=COL,output=COL[,model=COL,service=COL,region=COL,client=COL,ttft_ms=COL,e2e_ms=COL]"
 
 
 def parse_mapping(spec: str | Mapping[str, str]) -> dict[str, str]:

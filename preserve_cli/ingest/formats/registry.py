@@ -50,7 +50,7 @@ def detect_format(container: str, columns: Iterable[str], *, file: str, line: in
     matches = [fmt for fmt in formats.values() if fmt.matches(container, found)]
     if len(matches) == 1:
         return matches[0]
-    kind = "columns" if container == "csv" else "keys of the first record"
+    kind = "keys of the first records" if container == "jsonl" else "columns"
     shown = ", ".join(found) if found else "none"
     if not matches:
         expected = "; ".join(fmt.expects() for fmt in formats.values())
