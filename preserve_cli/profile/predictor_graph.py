@@ -230,6 +230,12 @@ def build_model(base: BaseParams, sm_count: int, trees: dict[str, TreeEnsemble])
     return _finish(g, [helper.make_tensor_value_info("ms", TensorProto.FLOAT, [None, 1])])
 
 
+# Public names of the graph-building helpers for other tree-ensemble predictors (preserve_cli.loadpred):
+# same deterministic node naming, same TreeEnsembleRegressor encoding of a fitted HistGradientBoosting model.
+GraphBuilder = _Graph
+tree_ensemble_node = _ensemble
+
+
 def fit_base_params(rows: np.ndarray, ms: np.ndarray, weights: np.ndarray, peak_tflops: float,
                     bandwidth_tb_s: float) -> BaseParams:
     """Weighted least squares in log space, per operator class, of t0 + max(compute / e_c, memory / e_m).

@@ -27,21 +27,29 @@ class PreServeRouter:
 
     def choose(self, sim, r: int, now: float):
         req = sim.requests
-        prompt = req.prompt[r]
-        predicted = max(1.0, req.predicted[r])
+        prompt = float(req.prompt[r])
+        predicted = max(1.0, float(req.predicted[r]))
         span = min(LOOKAHEAD_STEPS, int(predicted))
-        insert = prompt + _RAMP[:span]
+        insert = None
         best = None
         best_score = np.inf
         threshold = T_MEM
+        # The anticipator's accessors are inlined here: this loop runs once per request and instance and
+        # is the simulator's hottest path (see benchmarks/simulate.py).
         for inst in sim.routable:
             ant = inst.observer
-            ant.refresh()
+            steps = inst.steps
+            ends = ant.ends
+            if ends and ends[0][0] <= steps:
+                ant.refresh()
             kv = inst.kv
-            peak = ant.peak()
+            peak = ant._peak if ant._peak is not None else ant.peak()
             if peak + prompt + span > threshold * kv:   # only then can the virtual insert reach T_mem
+                if insert is None:
+                    insert = prompt + _RAMP[:span]
                 peak = max(peak, float((ant.window()[:span] + insert).max()))
-            score = (inst.queued_prompt + prompt + ant.remaining_decode() + inst.queued_decode + predicted
+            remaining_decode = ant.end_sum - len(ant.reservations) * steps
+            score = (inst.queued_prompt + prompt + remaining_decode + inst.queued_decode + predicted
                      + BETA * max(0.0, peak / kv - threshold) * kv)
             if score < best_score:
                 best, best_score = inst, score
