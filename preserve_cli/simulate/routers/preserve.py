@@ -48,9 +48,11 @@ class PreServeRouter:
                 if insert is None:
                     insert = prompt + _RAMP[:span]
                 peak = max(peak, float((ant.window()[:span] + insert).max()))
-            remaining_decode = ant.end_sum - len(ant.reservations) * steps
-            score = (inst.queued_prompt + prompt + remaining_decode + inst.queued_decode + predicted
-                     + BETA * max(0.0, peak / kv - threshold) * kv)
+            score = (inst.queued_prompt + ant.end_sum - len(ant.reservations) * steps + inst.queued_decode)
+            over = peak - threshold * kv   # beta x max(0, U_peak - T_mem) x M, with U_peak = peak / M
+            if over > 0.0:
+                score += BETA * over
+            # P + D is the same for every instance: it cannot change the choice, so it is left out.
             if score < best_score:
                 best, best_score = inst, score
         return best
