@@ -29,6 +29,8 @@ stderr = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 JSON_OPTION = typer.Option(False, "--json", help="Print a machine-readable JSON result on stdout (nothing else there).")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="Print no summary and no notes (errors still go to stderr; "
+                            "--json and -o - output are unchanged): for cron.")
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from preserve_cli.cli.common import (
     JSON_OPTION,
+    QUIET_OPTION,
     handles_input_errors,
     key_value_table,
     note,
@@ -15,13 +18,17 @@ from preserve_cli.cli.common import (
     stderr,
     stdout,
 )
-from preserve_cli.errors import GuardRefused
-from preserve_cli.plan.guard import PlanDiff
 from preserve_cli.durations import parse_duration
 from preserve_cli.emit.common import iso, plan_summary
 from preserve_cli.emit.registry import parse_emit_list
+from preserve_cli.errors import GuardRefused, InputError
+from preserve_cli.plan.guard import PlanDiff
 from preserve_cli.plan.model import Plan
-from preserve_cli.plan.pipeline import run_plan, write_outputs
+from preserve_cli.plan.pipeline import run_plan, stdout_document, write_outputs
+from preserve_cli.plan.whatif import PlanComparison, parse_whatif
+
+STDOUT = "-"
+DEFAULT_OUTPUT = "plan"
 
 
 def plan_json(plan: Plan, files: list[str], stages: list[str]) -> dict:
@@ -91,6 +98,39 @@ def _diff_table(diff: PlanDiff) -> Table:
     return table
 
 
+def _compare_table(comparison: PlanComparison) -> Table:
+    title = "What-if against the base plan: " + (", ".join(comparison.changes) or "no change")
+    no_base = comparison.base_problem is not None
+    if no_base:
+        title += f" — the base plan is infeasible ({comparison.base_problem}); the what-if plan alone is shown"
+    table = Table(title=title, title_justify="left")
+    for column in ("deployment", "peak replicas", "replica-h", "GPU-h", "$"):
+        table.add_column(column, justify="left" if column == "deployment" else "right", no_wrap=column == "deployment")
+
+    def delta(before: float, after: float, digits: int = 0) -> str:
+        if no_base:
+            return f"{after:,.{digits}f}"
+        return f"{before:,.{digits}f} → {after:,.{digits}f} ({after - before:+,.{digits}f})"
+
+    for d in comparison.deployments:
+        table.add_row(d.name, delta(d.peak_before, d.peak_after), delta(d.replica_hours_before, d.replica_hours_after),
+                      delta(d.gpu_hours_before, d.gpu_hours_after), delta(d.cost_before, d.cost_after))
+    table.add_row("total", "", delta(comparison.total("replica_hours_before"), comparison.total("replica_hours_after")),
+                  delta(comparison.total("gpu_hours_before"), comparison.total("gpu_hours_after")),
+                  delta(comparison.total("cost_before"), comparison.total("cost_after")), style="bold")
+    return table
+
+
+def _stdout_emitter(emit: str | None) -> tuple[str, str | None]:
+    """`-o -`: one emitter, optionally `NAME:FILE` for an emitter writing several files (default: schedule)."""
+    spec = (emit or "schedule").strip()
+    if "," in spec:
+        raise InputError(f"-o - prints one document but --emit names several ({spec})", field="--emit",
+                         fix="name one emitter with -o -, or write to a directory")
+    name, _, wanted = spec.partition(":")
+    return name, (wanted or None)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     @handles_input_errors
@@ -100,7 +140,11 @@ def register(app: typer.Typer) -> None:
         fleet: str = typer.Option(None, "--fleet", "-f", help="Fleet YAML (default: the bundled example fleet)."),
         capacity: str = typer.Option(None, "--capacity", help="capacity.yaml with measured per-instance capacities; "
                                      "entries override the computed ones."),
-        output: str = typer.Option("plan", "--output", "-o", help="Directory for the emitted files."),
+        output: str = typer.Option(None, "--output", "-o", help="Directory for the emitted files (default: plan; with "
+                                   "a what-if flag nothing is written unless -o is given). `-o -` prints ONE "
+                                   "emitter's document on stdout (default schedule; --emit NAME:FILE for an emitter "
+                                   "writing several files, e.g. terraform:preserve.auto.tfvars.json) and the summary "
+                                   "on stderr."),
         emit: str = typer.Option(None, "--emit", help="Comma-separated emitters (default: schedule,routing,keda); "
                                  "`preserve emitters` lists them."),
         horizon: str = typer.Option(None, "--horizon", help="Override planning.horizon, e.g. 1d or 7d."),
@@ -109,6 +153,17 @@ def register(app: typer.Typer) -> None:
                                      "refuse (exit 3, nothing written) a window losing more than planning.max_drop "
                                      "of its replicas."),
         force: bool = typer.Option(False, "--force", help="Apply a change the --previous guard refuses."),
+        scale_demand: float = typer.Option(None, "--scale-demand", help="What-if: multiply the forecast demand, "
+                                           "e.g. 1.3 for 30% more traffic."),
+        slo: list[str] = typer.Option(None, "--slo", help="What-if: SLO override KEY=VALUE (ttft_p99_s, tpot_p99_ms); "
+                                      "repeatable."),
+        pool: list[str] = typer.Option(None, "--pool", help="What-if: pool override POOL.FIELD=VALUE (min, max, tp, "
+                                       "cold_start_s, usd_per_hour), e.g. h100-eastus.max=32; repeatable."),
+        gpu: list[str] = typer.Option(None, "--gpu", help="What-if: run pools of one GPU type on another, "
+                                      "OLD=NEW (e.g. a100-80gb=h200), at the pool's price; repeatable."),
+        compare: bool = typer.Option(False, "--compare", help="Also plan the unchanged fleet and forecast and print "
+                                     "the delta (peak replicas, replica-hours, GPU-hours, $) per deployment."),
+        quiet: bool = QUIET_OPTION,
         json_output: bool = JSON_OPTION,
     ) -> None:
         """Plan replicas per pool and window, and routing weights; write YAML for the serving stack.
@@ -118,31 +173,56 @@ def register(app: typer.Typer) -> None:
         KEDA ScaledObjects (or the emitters chosen with --emit) into -o.
         """
         horizon_s = parse_duration(horizon, field="--horizon") if horizon else None
+        whatif = parse_whatif(scale_demand, slo, pool, gpu)
+        to_stdout = output == STDOUT
+        if to_stdout and json_output:
+            raise InputError("--json and -o - both print on stdout", field="-o", fix="drop --json or give -o a directory")
+        if to_stdout:
+            emitter, wanted = _stdout_emitter(emit)
+            emitters = [emitter]
+        else:
+            emitters = parse_emit_list(emit)
         try:
             run = run_plan(list(inputs or []), fleet_path=fleet, capacity_path=capacity, horizon_s=horizon_s,
-                           forecast_model=forecast_model, emit=parse_emit_list(emit), previous=previous, force=force)
+                           forecast_model=forecast_model, emit=emitters, previous=previous, force=force,
+                           whatif=whatif, compare=compare)
         except GuardRefused as refused:
-            if not json_output:
+            if not json_output and not quiet:
                 stderr.print(_diff_table(refused.diff))  # type: ignore[attr-defined]
             raise
-        written = write_outputs(run.files, output)
-        names = [str(p) for p in written]
+        names: list[str] = []
+        if to_stdout:
+            sys.stdout.write(stdout_document(run.files, wanted, emitter))
+            sys.stdout.flush()
+        elif output is None and whatif.active:
+            if not quiet:
+                note("what-if: nothing written (the plan in force stays as it is; pass -o DIR to write this plan)")
+        else:
+            names = [str(p) for p in write_outputs(run.files, output or DEFAULT_OUTPUT)]
         if json_output:
             result = plan_json(run.plan, names, run.stages)
             if run.diff is not None:
                 result["diff"] = run.diff.to_dict()
+            if run.comparison is not None:
+                result["compare"] = run.comparison.to_dict()
             print_json(result)
             return
-        stdout.print(_table(run.plan))
+        if quiet:
+            return
+        # With -o - stdout holds the document, so the summary goes to stderr.
+        console: Console = stderr if to_stdout else stdout
+        console.print(_table(run.plan))
         if run.diff is not None:
-            stdout.print(_diff_table(run.diff))
+            console.print(_diff_table(run.diff))
+        if run.comparison is not None:
+            console.print(_compare_table(run.comparison))
         totals = plan_summary(run.plan)
         rows = [("GPU-hours", totals["gpu_hours"]), ("cost $", totals["cost_usd"])]
         solver = run.plan.solver
         if solver.get("planner") == "milp":
             rows += [("integer program", f"{solver['seconds']:.2f} s, gap {solver['mip_gap'] * 100:.2f}%"),
                      ("cheapest-first $", solver["cheapest_first_cost_usd"])]
-        rows += [("stages", " → ".join(run.stages)), ("files", ", ".join(names))]
-        stdout.print(key_value_table("Totals", rows))
+        rows += [("stages", " → ".join(run.stages)), ("files", ", ".join(names) or ("stdout" if to_stdout else "none"))]
+        console.print(key_value_table("Totals", rows))
         for line in run.plan.notes:
             note(f"note: {line}")

@@ -22,6 +22,13 @@ from preserve_cli.plan.fleet import Fleet, read_fleet
 from preserve_cli.plan.guard import PlanDiff, diff_plans, enforce, read_previous
 from preserve_cli.plan.model import Plan
 from preserve_cli.plan.planner import make_plan
+from preserve_cli.plan.whatif import (
+    PlanComparison,
+    WhatIf,
+    apply_to_fleet,
+    apply_to_forecast,
+    compare_plans,
+)
 
 
 def default_fleet_path() -> Path:
@@ -53,6 +60,7 @@ class PlanRun:
     demand: Demand | None = None
     forecast: Forecast | None = None
     diff: PlanDiff | None = None
+    comparison: PlanComparison | None = None  # --compare: the what-if plan against the unchanged inputs
 
 
 def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, forecast_model: str,
@@ -88,20 +96,44 @@ def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, fo
 
 def run_plan(inputs: list[str], *, fleet_path: str | None = None, capacity_path: str | None = None,
              horizon_s: int | None = None, forecast_model: str = "auto",
-             emit: list[str] | None = None, previous: str | None = None, force: bool = False) -> PlanRun:
+             emit: list[str] | None = None, previous: str | None = None, force: bool = False,
+             whatif: WhatIf | None = None, compare: bool = False) -> PlanRun:
     """Plan from inputs; with `previous`, diff against it and raise GuardRefused
     (exit 3) on a drop beyond planning.max_drop unless `force` (the exception
-    carries the diff as `.diff`)."""
+    carries the diff as `.diff`).
+
+    `whatif` changes the fleet and forecast in memory (plan/whatif.py); with
+    `compare` the unchanged inputs are planned too, from the same forecast, and
+    `PlanRun.comparison` holds the difference."""
     fleet_file = fleet_path or str(default_fleet_path())
     fleet = read_fleet(fleet_file)
     previous_plan = read_previous(previous) if previous else None
     stages: list[str] = []
     forecast, demand, input_hash = build_forecast(inputs, fleet, horizon_s=horizon_s,
                                                   forecast_model=forecast_model, stages=stages)
+    forecast_file = inputs[0] if inputs else "bundled example"
+    whatif_notes: list[str] = []
+    base_fleet, base_forecast = fleet, forecast
+    if whatif is not None and whatif.active:
+        fleet = apply_to_fleet(fleet, whatif, whatif_notes)
+        forecast = apply_to_forecast(forecast, whatif)
+        if whatif.slo and capacity_path:
+            whatif_notes.append("what-if: entries of --capacity keep their measured capacities whatever the SLO")
     provider = capacity_provider(fleet, capacity_path)
-    plan = make_plan(forecast, fleet, provider, forecast_file=inputs[0] if inputs else "bundled example",
-                     previous=previous_plan)
+    plan = make_plan(forecast, fleet, provider, forecast_file=forecast_file, previous=previous_plan)
+    plan.notes = whatif_notes + plan.notes
     stages.append("plan")
+    comparison = None
+    if compare:
+        try:
+            base = make_plan(base_forecast, base_fleet, capacity_provider(base_fleet, capacity_path),
+                             forecast_file=forecast_file, previous=previous_plan)
+        except InputError as infeasible:
+            # The what-if may be exactly what makes the plan feasible (a larger pool): say so, keep the plan.
+            comparison = compare_plans(None, plan, whatif or WhatIf(), base_problem=infeasible.one_line())
+        else:
+            comparison = compare_plans(base, plan, whatif or WhatIf())
+        stages.append("base plan for --compare")
     plan.inputs = {
         "demand_or_forecast_sha256": input_hash,
         "fleet_sha256": _sha256(Path(fleet_file).read_text(encoding="utf-8")),
@@ -118,7 +150,22 @@ def run_plan(inputs: list[str], *, fleet_path: str | None = None, capacity_path:
             raise
     files = render_all(plan, list(DEFAULT_EMITTERS) if emit is None else emit)
     stages.append("emit")
-    return PlanRun(plan=plan, files=files, stages=stages, demand=demand, forecast=forecast, diff=diff)
+    return PlanRun(plan=plan, files=files, stages=stages, demand=demand, forecast=forecast, diff=diff,
+                   comparison=comparison)
+
+
+def stdout_document(files: dict[str, str], wanted: str | None, emitter: str) -> str:
+    """The one file `-o -` prints: the emitter's only file, or the one named after ':' in --emit."""
+    if wanted is not None:
+        if wanted not in files:
+            raise InputError(f"emitter {emitter!r} writes no file {wanted!r} (it writes {', '.join(files)})",
+                             field="--emit", fix=f"write --emit {emitter}:FILE with FILE one of {', '.join(files)}")
+        return files[wanted]
+    if len(files) != 1:
+        raise InputError(f"-o - prints one document but emitter {emitter!r} writes {len(files)} files "
+                         f"({', '.join(files)})", field="--emit",
+                         fix=f"pick one with --emit {emitter}:{next(iter(files))}, or write them to a directory")
+    return next(iter(files.values()))
 
 
 def write_outputs(files: dict[str, str], directory: str | Path) -> list[Path]:
