@@ -42,10 +42,16 @@ def need(deployment: Deployment, prefill_per_s: float, decode_per_s: float) -> N
         "prefill": prefill_per_s / cap.prefill_tokens_per_s,
         "decode": decode_per_s / cap.decode_tokens_per_s,
     }
+    # PreServe's mixed term (P + D) / mu_t, with mu_t = (rho + 1) / (rho / mu_p + 1 / mu_d) evaluated at THIS
+    # window's mix rho = P / D: that is P / mu_p + D / mu_d (the profile's time-shared GPU). The capacity's own
+    # mixed rate was computed at the horizon's average mix, so alone it under-counts windows richer in the
+    # costlier phase (found by `preserve audit`: up to 1.17x capacity in 78 of 168 hours of the example plan).
+    # A measured mixed rate (capacity.yaml) still applies where it is the stricter of the two.
+    time_shared = terms["prefill"] + terms["decode"]
     if cap.mixed_tokens_per_s:
-        terms["mixed"] = (prefill_per_s + decode_per_s) / cap.mixed_tokens_per_s
+        terms["mixed"] = max(time_shared, (prefill_per_s + decode_per_s) / cap.mixed_tokens_per_s)
     else:
-        terms["mixed"] = terms["prefill"] + terms["decode"]
+        terms["mixed"] = time_shared
     binding = max(terms, key=lambda k: (terms[k], k))
     return Need(terms[binding], binding)
 
