@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from preserve_cli.display import human_value
 from preserve_cli.errors import EXIT_BAD_INPUT, InputError
 from preserve_cli.fileio import dump_json
 
@@ -68,18 +69,8 @@ def key_value_table(title: str, rows: Iterable[tuple[str, Any]]) -> Table:
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in rows:
-        table.add_row(name, _human(value))
+        table.add_row(name, human_value(value))
     return table
-
-
-def _human(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value)
 
 
 def note(message: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from preserve_cli import __version__
 from preserve_cli.audit import AuditResult
+from preserve_cli.display import human_value
 from preserve_cli.report.inputs import BacktestScore, ReportData
 
 STYLE = """
@@ -25,13 +26,7 @@ th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; }
 def _cell(value: Any) -> str:
     if value is None:
         return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return html.escape(str(value))
+    return html.escape(human_value(value))
 
 
 def table(headers: list[str], rows: list[list[Any]], table_id: str) -> str:
