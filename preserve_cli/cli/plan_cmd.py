@@ -121,9 +121,14 @@ def _compare_table(comparison: PlanComparison) -> Table:
     return table
 
 
+# Short names for one file of an emitter that writes several, for `-o -` in cron lines and Terraform wrappers.
+_DOCUMENT_ALIASES = {"terraform-json": "terraform:preserve.auto.tfvars.json", "terraform-yaml": "terraform:terraform.yaml"}
+
+
 def _stdout_emitter(emit: str | None) -> tuple[str, str | None]:
     """`-o -`: one emitter, optionally `NAME:FILE` for an emitter writing several files (default: schedule)."""
     spec = (emit or "schedule").strip()
+    spec = _DOCUMENT_ALIASES.get(spec, spec)
     if "," in spec:
         raise InputError(f"-o - prints one document but --emit names several ({spec})", field="--emit",
                          fix="name one emitter with -o -, or write to a directory")
@@ -146,7 +151,8 @@ def register(app: typer.Typer) -> None:
                                    "writing several files, e.g. terraform:preserve.auto.tfvars.json) and the summary "
                                    "on stderr."),
         emit: str = typer.Option(None, "--emit", help="Comma-separated emitters (default: schedule,routing,keda); "
-                                 "`preserve emitters` lists them."),
+                                 "`preserve emitters` lists them. With -o -: one emitter, NAME:FILE for one of "
+                                 "its files, or terraform-json / terraform-yaml."),
         horizon: str = typer.Option(None, "--horizon", help="Override planning.horizon, e.g. 1d or 7d."),
         forecast_model: str = typer.Option("auto", "--forecast-model", help="Forecaster when the stage runs."),
         previous: str = typer.Option(None, "--previous", help="schedule.yaml of the plan in force: print the diff and "
