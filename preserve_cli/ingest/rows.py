@@ -100,13 +100,23 @@ class RequestRows:
             except DATA_ERRORS:
                 pass  # cleaned below, outside the handler: errors raised there stand alone
             self.clean()
+            try:
+                return consume(self.sql())
+            except DATA_ERRORS:
+                # A file the probe passed still fails the fast read: trust no probe, read
+                # every file line-exact (in file order, so fail mode names the first bad row).
+                pass
+            self.clean(probe=False)
         return consume(self.sql())
 
-    def clean(self) -> None:
-        """Send every file with a problem through the line-exact path (raises in fail mode)."""
-        several = len(self.plan.files) > 1
+    def clean(self, *, probe: bool = True) -> None:
+        """Send every file with a problem through the line-exact path (raises in fail mode).
+
+        With several files, `probe` first asks DuckDB whether a file reads cleanly, so that
+        clean files keep the fast path; `probe=False` sends every file the line-exact way."""
+        probe = probe and len(self.plan.files) > 1
         for index, one in enumerate(self.plan.files):
-            if index in self._slow_tables or (several and self._reads_cleanly(one)):
+            if index in self._slow_tables or (probe and self._reads_cleanly(one)):
                 continue
             table = f"preserve_slow_{index}"
             merge_skipped(self.skipped, scan_dirty_file(self.con, one, on_error=self.plan.on_error, table=table))
@@ -114,8 +124,16 @@ class RequestRows:
         self._cleaned = True
 
     def _reads_cleanly(self, one: FilePlan) -> bool:
+        """Whether the fast path's read of this one file would succeed.
+
+        The probe must make DuckDB read every column the real query reads: DuckDB only
+        decodes and checks the columns a query uses, so a probe of the time and token
+        columns alone passes a line whose label (model, service) is not valid UTF-8,
+        while the real read fails on it: that file would skip the line-exact path, and a
+        later file's bad row would be reported as the first (or none at all)."""
+        used = ", ".join(f"count({column})" for column in sql.output_columns(one.spec))
         try:
-            rows = self.con.sql(f"SELECT count(*) FILTER ({sql.unusable_sql(one.spec)}) "
+            rows = self.con.sql(f"SELECT count(*) FILTER ({sql.unusable_sql(one.spec)}), {used} "
                                f"FROM ({one.native_sql(guarded=False)})").fetchall()
         except DATA_ERRORS:
             return False
