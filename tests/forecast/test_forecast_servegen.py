@@ -65,10 +65,11 @@ def test_auto_beats_seasonal_naive_over_a_week_of_day_ahead_origins(day_ahead):
 def test_the_plans_of_auto_cost_fewer_gpu_hours_than_seasonal_naive(day_ahead):
     result, _ = day_ahead
     plans = {p.model: p for p in check_plans(result).scores}
-    # Measured: auto 2,8xx GPU-hours, seasonal-naive-day 4,1xx; both short in ~15% of the
-    # windows, nearly all of them on day 14.
-    assert plans["auto"].gpu_hours < plans["seasonal-naive-day"].gpu_hours
-    assert plans["auto"].miss_share <= plans["seasonal-naive-day"].miss_share + 0.02
+    # Measured (windows sized for their own prefill/decode mix): auto 3,406 GPU-hours short in 30 of
+    # 168 windows, seasonal-naive-day 5,415 short in 26, nearly all of them on day 14's jump. Auto
+    # buys a third fewer GPU-hours for a few more short windows; it must not trade more than that.
+    assert plans["auto"].gpu_hours < 0.75 * plans["seasonal-naive-day"].gpu_hours
+    assert plans["auto"].miss_share <= plans["seasonal-naive-day"].miss_share + 0.03
     assert plans["auto"].infeasible_origins == 0
 
 
