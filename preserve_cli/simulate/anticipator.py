@@ -23,6 +23,7 @@ LOOKAHEAD_STEPS = 100
 # Overrun: a virtual extension of 0.2 x the predicted length (§4.3.1).
 OVERRUN_EXTENSION = 0.2
 RING = 2 * MAX_RESERVED_STEPS + 2 * LOOKAHEAD_STEPS
+_RAMP = np.arange(RING, dtype=np.float64)
 
 
 class Anticipator:
@@ -42,11 +43,10 @@ class Anticipator:
         if stop <= start:
             return
         self._peak = None
-        values = first_value + np.arange(stop - start, dtype=np.float64)
-        if sign < 0:
-            values = -values
-        a = start % RING
         n = stop - start
+        # A slice of one shared ramp instead of a fresh np.arange: this runs on every admit and release.
+        values = _RAMP[:n] + first_value if sign > 0 else -first_value - _RAMP[:n]
+        a = start % RING
         head = min(n, RING - a)
         self.u[a:a + head] += values[:head]
         if head < n:
