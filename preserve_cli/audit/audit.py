@@ -30,6 +30,7 @@ import numpy as np
 from preserve_cli.audit.schedule import PlannedSchedule
 from preserve_cli.demand.schema import Demand
 from preserve_cli.errors import InputError
+from preserve_cli.plan.allocate import load_terms
 from preserve_cli.timeutil import to_iso
 
 METRICS = ("prefill_tokens", "decode_tokens")
@@ -182,7 +183,8 @@ def capacity_use(schedule: PlannedSchedule, model: str, k: int, prefill: float, 
         return 0.0
     share = 0.0  # Σ n_d / L_d: how many times over the planned replicas cover the demand
     for d in schedule.serving(model):
-        load = prefill / (d.prefill_tokens_per_s * schedule.window_s) + decode / (d.decode_tokens_per_s * schedule.window_s)
+        load = max(load_terms(prefill / schedule.window_s, decode / schedule.window_s, d.prefill_tokens_per_s,
+                              d.decode_tokens_per_s).values())
         share += int(schedule.replicas[d.name][k]) / load
     return 1.0 / share if share > 0 else math.inf
 

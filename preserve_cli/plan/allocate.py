@@ -5,8 +5,8 @@ one deployment i would need
 
     r_i = max(P/mu_p, D/mu_d, (P+D)/mu_t)          (PreServe, tier 1)
 
-replicas to serve ALL of it alone; when mu_t was not measured, prefill and
-decode are taken to time-share the GPU: r_i = max(P/mu_p + D/mu_d, ...).
+replicas to serve ALL of it alone, with mu_t taken at this window's own mix, i.e.
+(P+D)/mu_t = P/mu_p + D/mu_d (prefill and decode time-share the GPU; `load_terms`).
 With n_i replicas it serves the fraction n_i / r_i, so a set of deployments
 covers the demand when sum_i n_i / r_i >= 1, and routing traffic in proportion
 to n_i / r_i keeps every deployment within its capacity. Deployments are filled
@@ -36,11 +36,13 @@ class Need:
     binding: str              # prefill | decode | mixed
 
 
-def need(deployment: Deployment, prefill_per_s: float, decode_per_s: float) -> Need:
-    cap = deployment.capacity
+def load_terms(prefill_per_s: float, decode_per_s: float, prefill_tokens_per_s: float, decode_tokens_per_s: float,
+               mixed_tokens_per_s: float | None = None) -> dict[str, float]:
+    """Replicas of one instance type that would carry P and D alone, per resource (the planner's and the
+    audit's one capacity formula)."""
     terms = {
-        "prefill": prefill_per_s / cap.prefill_tokens_per_s,
-        "decode": decode_per_s / cap.decode_tokens_per_s,
+        "prefill": prefill_per_s / prefill_tokens_per_s,
+        "decode": decode_per_s / decode_tokens_per_s,
     }
     # PreServe's mixed term (P + D) / mu_t, with mu_t = (rho + 1) / (rho / mu_p + 1 / mu_d) evaluated at THIS
     # window's mix rho = P / D: that is P / mu_p + D / mu_d (the profile's time-shared GPU). The capacity's own
@@ -48,10 +50,17 @@ def need(deployment: Deployment, prefill_per_s: float, decode_per_s: float) -> N
     # costlier phase (found by `preserve audit`: up to 1.17x capacity in 78 of 168 hours of the example plan).
     # A measured mixed rate (capacity.yaml) still applies where it is the stricter of the two.
     time_shared = terms["prefill"] + terms["decode"]
-    if cap.mixed_tokens_per_s:
-        terms["mixed"] = max(time_shared, (prefill_per_s + decode_per_s) / cap.mixed_tokens_per_s)
+    if mixed_tokens_per_s:
+        terms["mixed"] = max(time_shared, (prefill_per_s + decode_per_s) / mixed_tokens_per_s)
     else:
         terms["mixed"] = time_shared
+    return terms
+
+
+def need(deployment: Deployment, prefill_per_s: float, decode_per_s: float) -> Need:
+    cap = deployment.capacity
+    terms = load_terms(prefill_per_s, decode_per_s, cap.prefill_tokens_per_s, cap.decode_tokens_per_s,
+                       cap.mixed_tokens_per_s)
     binding = max(terms, key=lambda k: (terms[k], k))
     return Need(terms[binding], binding)
 
