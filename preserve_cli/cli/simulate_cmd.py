@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
                     instances: int = INSTANCES, lengths: str = LENGTHS, length_predictor: Path | None = PREDICTOR,
                     seed: int = SEED, plan: Path | None = PLAN, align: str = ALIGN, window: str = WINDOW,
                     forecast: str = FORECAST, capacity: str = CAPACITY, start: str | None = START,
-            duration: str | None = DURATION,
+                    duration: str | None = DURATION,
                     time_compression: float = COMPRESSION, rate_scale: float = RATE_SCALE,
                     log_format: str | None = LOG_FORMAT, log_map: str | None = LOG_MAP,
                     normalized_slo: float | None = NORMALIZED_SLO,
