@@ -52,7 +52,7 @@ FIRST_ORIGIN_DAY = 7          # 0-based: origins at the start of days 7..13 = "d
 ORIGIN_DAYS = 7
 STAN_SEED = 20240510          # the seed preserve's own Prophet model uses: reruns give the same numbers
 METRICS = ("requests", "prefill_tokens", "decode_tokens")
-SHORT_MODELS = ["auto", "smoothing", "persistence", "recent-level", "gbm", "flat"]
+SHORT_MODELS = ["auto", "smoothing", "autoregression", "persistence", "recent-level", "gbm", "flat"]
 
 
 @dataclass(frozen=True)

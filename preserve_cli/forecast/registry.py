@@ -4,6 +4,7 @@ subclass and one line here."""
 from __future__ import annotations
 
 from preserve_cli.errors import InputError
+from preserve_cli.forecast.autoregression import LogChangeAutoregression
 from preserve_cli.forecast.base import ForecastModel
 from preserve_cli.forecast.ensemble import Ensemble
 from preserve_cli.forecast.flat import Flat
@@ -16,6 +17,7 @@ from preserve_cli.forecast.smoothing import Smoothing
 # Order matters: `auto` breaks ties in this order, most structured model first.
 MODELS: dict[str, type[ForecastModel]] = {
     model.name: model for model in (Ensemble, ProphetModel, GradientBoosting, RecentLevel, Smoothing,
+                                    LogChangeAutoregression,
                                     SeasonalNaiveWeek, SeasonalNaiveDay, Flat, Persistence)
 }
 # What `auto` keeps unless another model's backtest is clearly better (selection.py):
