@@ -5,9 +5,11 @@
       "predict the mean" and "median for this input-length bucket"; then batch inference speed on
       --rows rows (the conv test rows repeated), both the ONNX run alone and features + run;
   (t) text predictor (--text-model, default the shipped builtin:text) on ShareGPT's held-out 20% (random
-      8:2 by conversation, seed 0): the same scores; one prompt at a time (one thread, as a router calls
-      it) over --latency-prompts test prompts: mean / p50 / p99 ms; throughput over the whole test part
-      with all cores (still one prompt per run: see text_predictor.py on int8 and batching).
+      8:2 by conversation, seed 0, each prompt with its conversation's earlier turns): the same scores;
+      one prompt at a time (one thread, as a router calls it; tokenizing prompt and history included)
+      over --latency-prompts test prompts: mean / p50 / p99 ms, with the history token counts cached
+      (warm), counted afresh per request (cold), and without history; throughput over the whole test part with
+      all cores (still one prompt per run: see text_predictor.py on int8 and batching).
 
     python benchmarks/loadpred.py                 # (f) and (t)
     python benchmarks/loadpred.py --only features # (f): about 30 s
@@ -30,6 +32,7 @@ from preserve_cli.loadpred.features import feature_matrix
 from preserve_cli.loadpred.model_file import load_model_bytes
 from preserve_cli.loadpred.requests_io import read_any_requests
 from preserve_cli.loadpred.sharegpt import load_sharegpt, split_by_conversation
+from preserve_cli.loadpred.text_context import TokenCountCache, sharegpt_histories
 
 AZURE_2023 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "traces" / "azure_llm_2023"
 
@@ -79,21 +82,29 @@ def text(model: str, latency_prompts: int) -> None:
     predictor = load_predictor(model, threads=0)
     _print_scores(evaluate_sharegpt(predictor))
     pairs, _ = load_sharegpt()
+    histories = sharegpt_histories(pairs)
     _, test_rows = split_by_conversation(pairs, seed=0)
     single = load_predictor(model, threads=1)
     prompts = [pairs[row].prompt for row in test_rows[:latency_prompts]]
     single.predict_texts(prompts[:5])  # warm-up
-    times = []
-    for prompt in prompts:
-        started = time.perf_counter()
-        single.predict_texts([prompt])
-        times.append((time.perf_counter() - started) * 1e3)
-    times = np.array(times)
-    print(f"  one at a time, 1 thread, {len(prompts)} test prompts (tokenize + run): mean {times.mean():.2f} ms, "
-          f"p50 {np.median(times):.2f} ms, p99 {np.percentile(times, 99):.2f} ms; providers {single.providers}")
+    # warm: in conversation order with the predictor's count cache (each request counts its newest exchange,
+    # as a router meeting a chat's turns in order); cold: every request counts its whole history;
+    # prompt only: no history given (what a log without earlier turns costs).
+    for label, cache, with_history in (("warm", TokenCountCache(), True), ("cold", TokenCountCache(capacity=0), True),
+                                       ("prompt only", TokenCountCache(), False)):
+        single.history_counts = cache
+        times = []
+        for row in test_rows[:latency_prompts]:
+            started = time.perf_counter()
+            single.predict_texts([pairs[row].prompt], [histories[row]] if with_history else None)
+            times.append((time.perf_counter() - started) * 1e3)
+        times = np.array(times)
+        print(f"  one at a time, 1 thread, {len(prompts)} test prompts (tokenize + run), {label}: mean "
+              f"{times.mean():.2f} ms, p50 {np.median(times):.2f} ms, p99 {np.percentile(times, 99):.2f} ms; "
+              f"providers {single.providers}")
     all_prompts = [pairs[row].prompt for row in test_rows]
     started = time.perf_counter()
-    predictor.predict_texts(all_prompts)
+    predictor.predict_texts(all_prompts, [histories[row] for row in test_rows])
     elapsed = time.perf_counter() - started
     print(f"  whole test part, all cores: {len(all_prompts):,} prompts in {elapsed:.1f} s = "
           f"{len(all_prompts) / elapsed:,.0f} prompts/s")

@@ -9,8 +9,8 @@ is the router baseline.
       80% of the requests; the replay is the last 20% (from 2,632 s), compressed --compression times
       (4: near the overload boundary of 4 instances, as PreServe's RQ3 runs at its QPS boundary);
   (b) ShareGPT's held-out prompts (seed-0 split, the first --prompts of them) as Poisson arrivals at
-      --qps, lengths in the MiniLM tokenizer: the shipped text model (builtin:text) and the references
-      fitted on the training part.
+      --qps, lengths in the MiniLM tokenizer: the shipped text model (builtin:text, reading each prompt
+      and its conversation's earlier turns) and the references fitted on the training part.
 
     python benchmarks/loadpred_simulate.py
 """
@@ -32,6 +32,7 @@ from preserve_cli.loadpred.model_file import load_model_bytes
 from preserve_cli.loadpred.references import BucketMedianPredictor, MeanPredictor
 from preserve_cli.loadpred.requests_io import read_any_requests
 from preserve_cli.loadpred.sharegpt import load_sharegpt, split_by_conversation
+from preserve_cli.loadpred.text_context import sharegpt_histories
 from preserve_cli.plan.fleet import read_fleet
 from preserve_cli.plan.pipeline import default_fleet_path
 from preserve_cli.simulate.api import SimulationOptions, simulate_fleet
@@ -78,12 +79,13 @@ def sharegpt(fleet, instances: int, prompts: int, qps: float) -> None:
     pairs, _ = load_sharegpt()
     train_rows, test_rows = split_by_conversation(pairs, seed=0)
     text = load_predictor("builtin:text")
-    train = sharegpt_requests(pairs, text.tokenizer, train_rows)
-    test = sharegpt_requests(pairs, text.tokenizer, test_rows[:prompts])
+    histories = sharegpt_histories(pairs)  # the text model reads each prompt's earlier turns
+    train = sharegpt_requests(pairs, text.tokenizer, train_rows, histories)
+    test = sharegpt_requests(pairs, text.tokenizer, test_rows[:prompts], histories)
     arrivals = 1.7e9 + np.cumsum(np.random.default_rng(0).exponential(1.0 / qps, len(test)))
     workload = make_workload(arrivals, np.maximum(test.batch.input_tokens, 1), test.output_tokens,
                              source="sharegpt test prompts", labels={"row": np.arange(len(test))})
-    predicted = Precomputed(text.name, text.predict_texts(list(test.batch.prompts)))
+    predicted = Precomputed(text.name, text.predict_texts(list(test.batch.prompts), test.batch.histories))
     references = [MeanPredictor.fit(train.output_tokens),
                   BucketMedianPredictor.fit(train.batch.input_tokens, train.output_tokens)]
     predictors = [predicted, *[Precomputed(r.name, r.predict_output_tokens(test.batch)) for r in references]]

@@ -147,7 +147,8 @@ def register(app: typer.Typer) -> None:
         limit: int | None = typer.Option(None, "--limit", help="Score only the first N test prompts."),
         json_output: bool = JSON_OPTION,
     ) -> None:
-        """Score a text model on ShareGPT's held-out 20% against the references."""
+        """Score a text model on ShareGPT's held-out 20% (each prompt with its conversation's earlier turns)
+        against the references."""
         from preserve_cli.loadpred import load_predictor
         from preserve_cli.loadpred.evaluate import evaluate_sharegpt
 

@@ -1,7 +1,8 @@
 """The contract between output-length predictors and their users (the simulator's PreServe router).
 
 A predictor sees what a router sees when a request arrives: its prompt length, arrival time, the labels the
-log carries (model, service, client) and, when the log has it, the prompt text. It never sees the output.
+log carries (model, service, client) and, when the log has them, the prompt text and the earlier turns of
+its conversation. It never sees the output.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class RequestBatch:
     arrival_s: np.ndarray  # float64, seconds since the Unix epoch (UTC)
     labels: dict[str, np.ndarray] = field(default_factory=dict)  # "model"/"service"/"client" -> object arrays
     prompts: list[str] | None = None  # prompt text, when the log carries it
+    # Earlier (user prompt, assistant reply) pairs of each request's conversation, oldest first, when the log
+    # carries them (a chat request holds its whole conversation); None: every request opens a conversation.
+    histories: list[tuple[tuple[str, str], ...]] | None = None
 
     def __len__(self) -> int:
         return int(self.input_tokens.shape[0])

