@@ -74,15 +74,16 @@ def demand_from_requests(sources: str | Path | Iterable[str | Path], window_s: i
         # Order does not matter to a GROUP BY; letting DuckDB ignore it saves memory and time.
         con.execute("SET preserve_insertion_order = false")
         parquet_sql, parquet_columns = _parquet_source(con, parquet) if parquet else (None, [])
+        unproven = [path for path in parquet if not _rows_proven_usable(path)]
         rows = RequestRows(con, plan_ingest(logs, options)) if logs else None
         columns = sorted(set(parquet_columns) | set(rows.columns if rows else []))
         keys = _series_columns(series_by, columns)
 
         def aggregate(log_sql: str | None) -> list[tuple]:
             union = " UNION ALL BY NAME ".join(f"SELECT * FROM ({part})" for part in (parquet_sql, log_sql) if part)
-            groups = _aggregate(con, union, keys, window_s, check_rows=bool(parquet))
+            groups = _aggregate(con, union, keys, window_s, check_rows=bool(unproven))
             if any(group[1] is None for group in groups):
-                _check_parquet_rows(con, parquet)  # log rows are never unusable: RequestRows sees to it
+                _check_parquet_rows(con, unproven)  # log rows are never unusable: RequestRows sees to it
             return groups
 
         groups = rows.run(aggregate) if rows else aggregate(None)
@@ -123,6 +124,30 @@ def _is_requests_parquet(path: Path) -> bool:
         return False  # the ingest path reports what is wrong with it
     # Any of the canonical names: meant as requests Parquet (a missing one is then named).
     return bool(set(_REQUIRED) & names)
+
+
+def _rows_proven_usable(path: Path) -> bool:
+    """Whether the row-group statistics of a requests Parquet show every row usable (`_VALID`):
+    no NULL time, integer token counts with no NULL and a minimum >= 0. `preserve ingest`
+    writes these statistics; then the per-row check can be left out of the aggregation
+    (0.04 of its 0.14 CPU s on 10M rows, docs/benchmarks.md "Ingest"). A file without them
+    (another writer, statistics turned off) is checked row by row as before."""
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (pa.ArrowException, OSError):
+        return False
+    for group in range(metadata.num_row_groups):
+        chunks = {chunk.path_in_schema: chunk for chunk in map(metadata.row_group(group).column,
+                                                                range(metadata.num_columns))}
+        for name in _REQUIRED:
+            chunk = chunks.get(name)
+            stats = chunk.statistics if chunk is not None else None
+            if stats is None or not stats.has_null_count or stats.null_count != 0:
+                return False
+            if name != "ts" and (chunk.physical_type not in ("INT32", "INT64") or not stats.has_min_max
+                                 or stats.min < 0):
+                return False
+    return True
 
 
 def _check_parquet_rows(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> None:

@@ -26,12 +26,18 @@ from preserve_cli.ingest.rows import DATA_ERROR_PREFIXES, RequestRows, StreamedD
 
 ROW_GROUP_ROWS = 1 << 20   # ~1M rows: big enough for fast scans, small enough to stream
 ARROW_BATCH_ROWS = 1 << 17
-# Measured on 10M Azure-like rows (benchmarks/ingest.py data, see docs/benchmarks.md): sorted
-# times as deltas and token counts as dictionary ids make the file 54 MB instead of 116 MB
-# (plain + snappy), write in ~40% less time and aggregate ~3x faster in DuckDB; a stronger
-# codec (zstd) then only saves another 1 MB.
-COMPRESSION = "snappy"
-TS_ENCODING = {"ts": "DELTA_BINARY_PACKED"}
+# The integer columns (time and token counts) are bit-packed deltas, uncompressed. Measured on
+# 10M Azure-like rows (benchmarks/ingest.py data; docs/benchmarks.md, "Ingest"), CPU seconds of
+# pyarrow writing them / DuckDB aggregating them hourly, and the file size:
+#   deltas, uncompressed (this)                   0.22 / 0.09   56 MB
+#   time deltas, token dictionary ids, snappy     0.25 / 0.12   54 MB  (session 2's choice)
+#   the same uncompressed                         0.24 / 0.12   54 MB
+#   all plain, uncompressed                       0.17 / 0.09  240 MB
+# Snappy finds nothing left to squeeze in bit-packed data (0.1%), and deltas, unlike a dictionary,
+# do not fall back to plain when a row group holds more distinct counts than a dictionary page.
+DELTA_COLUMNS = ("ts", "input_tokens", "output_tokens")
+# Labels (dictionary ids) and latencies keep session 2's snappy (not re-measured: the benchmark log has neither).
+OTHER_COMPRESSION = "snappy"
 
 Progress = Callable[[int], None]
 
@@ -70,6 +76,17 @@ def arrow_schema(columns: list[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
+def parquet_settings(schema: pa.Schema) -> dict:
+    """pyarrow ParquetWriter settings per column: see DELTA_COLUMNS."""
+    others = [name for name in schema.names if name not in DELTA_COLUMNS]
+    return {
+        "compression": {name: "none" if name in DELTA_COLUMNS else OTHER_COMPRESSION for name in schema.names},
+        # Labels repeat a lot (dictionary ids); latencies (DOUBLE) hardly ever.
+        "use_dictionary": [name for name in others if sql.column_type(name) != "DOUBLE"],
+        "column_encoding": {name: "DELTA_BINARY_PACKED" for name in DELTA_COLUMNS if name in schema.names},
+    }
+
+
 def arrow_batches(con: duckdb.DuckDBPyConnection, query: str) -> Iterator[pa.RecordBatch]:
     """The rows of `query` as Arrow batches; a DuckDB data error met on the way is raised as
     StreamedDataError (so that RequestRows takes the line-exact path), not as a bare OSError."""
@@ -92,10 +109,7 @@ def stream_to_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path, 
     stats = WriteStats()
     pending: list[pa.Table] = []
     pending_rows = 0
-    # Token counts and labels repeat a lot; latencies (DOUBLE) hardly ever.
-    dictionary = [name for name in schema.names[1:] if sql.column_type(name) != "DOUBLE"]
-    with pq.ParquetWriter(target, schema, compression=COMPRESSION, use_dictionary=dictionary,
-                          column_encoding=TS_ENCODING, sorting_columns=[pq.SortingColumn(0)]) as writer:
+    with pq.ParquetWriter(target, schema, sorting_columns=[pq.SortingColumn(0)], **parquet_settings(schema)) as writer:
         for batch in arrow_batches(con, query):
             table = pa.Table.from_batches([batch]).cast(schema)
             stats.add(*(column.to_numpy() for column in (table.column(0).cast(pa.int64()), table.column(1),
