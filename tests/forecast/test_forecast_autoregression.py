@@ -65,7 +65,7 @@ def test_on_a_random_walk_it_costs_little_against_persistence():
     assert model < 1.03 * persistence, (model, persistence)
 
 
-def test_missing_windows_are_not_zero_demand_and_a_week_ahead_stays_in_range():
+def test_missing_windows_are_not_zero_demand_and_a_week_ahead_is_held_in_range():
     values = _hourly_job(days=10, seed=4)
     values[500:530] = np.nan                 # a collection gap in the training span
     values[-3:] = np.nan                     # and at the very end: forecast from the last observed window
@@ -77,6 +77,9 @@ def test_missing_windows_are_not_zero_demand_and_a_week_ahead_stays_in_range():
     assert np.all(np.isfinite(week))
     assert week.min() > 0.2 * observed.min()
     assert week.max() < np.e * observed.max()
+    # Past the longest lag (one day) the level is held rather than extrapolated.
+    assert np.all(week[DAY - 1:] == week[DAY - 1])
+    assert np.ptp(week[:DAY]) > 0
 
 
 def test_too_short_a_history_is_refused_with_the_reason():
