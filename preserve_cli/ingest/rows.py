@@ -45,6 +45,14 @@ DATA_ERROR_PREFIXES = ("Invalid Input Error", "Conversion Error", "IO Error")
 DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException, StreamedDataError)
 
 
+def configure_session(con: duckdb.DuckDBPyConnection) -> None:
+    """The session settings every ingest query relies on."""
+    # Zone-less timestamps are UTC (also what TIMESTAMPTZ values print as).
+    con.execute("SET TimeZone = 'UTC'")
+    # Never draw DuckDB's own progress bar: stdout may be carrying --json.
+    con.execute("SET enable_progress_bar = false")
+
+
 @contextlib.contextmanager
 def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with bounded memory, a private spill folder and UTC as its zone."""
@@ -52,10 +60,7 @@ def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "threads": _usable_cpus(),
                                  "temp_directory": spill})
     try:
-        # Zone-less timestamps are UTC (also what TIMESTAMPTZ values print as).
-        con.execute("SET TimeZone = 'UTC'")
-        # Never draw DuckDB's own progress bar: stdout may be carrying --json.
-        con.execute("SET enable_progress_bar = false")
+        configure_session(con)
         yield con
     finally:
         con.close()

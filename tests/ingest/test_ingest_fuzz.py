@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import preserve_cli.ingest.api as ingest_api
-from preserve_cli.ingest.rows import MEMORY_LIMIT
+from preserve_cli.ingest.rows import MEMORY_LIMIT, configure_session
 
 from fuzz_logs import BY_NAME, FORMATS, Fmt, Row, bad_kinds, bad_row, valid_row, write_log
 from ingest_testkit import run_cli
@@ -61,8 +61,7 @@ def shared_database() -> Iterator[None]:
     def connection() -> Iterator[duckdb.DuckDBPyConnection]:
         con = database.cursor()
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            con.execute("SET enable_progress_bar = false")
+            configure_session(con)
             yield con
         finally:
             con.close()
