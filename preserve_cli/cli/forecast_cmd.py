@@ -17,6 +17,7 @@ from preserve_cli.errors import InputError
 from preserve_cli.forecast import forecast_demand, model_names
 from preserve_cli.forecast.backtest import DEFAULT_ORIGINS, backtest_demand, parse_models, write_backtest
 from preserve_cli.forecast.backtest_report import backtest_summary
+from preserve_cli.forecast.holidays import HolidayCalendar, parse_holidays
 from preserve_cli.forecast.plan_check import GREEDY, check_plans
 from preserve_cli.forecast.registry import DEFAULT_MODEL
 from preserve_cli.forecast.schema import write_forecast
@@ -60,6 +61,10 @@ def register(app: typer.Typer) -> None:
                                                                 "with [default: the bundled example fleet]."),
         planner: str = typer.Option(GREEDY, "--planner", help="With --backtest: greedy (cheapest-first, fast) or "
                                                               "fleet (the fleet's own planner)."),
+        holidays: str | None = typer.Option(None, "--holidays",
+                                            help="Days off to learn an effect for: country codes (US, US-CA,GB) or "
+                                                 "a CSV with a date column [default: none]."),
+        timezone: str = typer.Option("UTC", "--timezone", help="IANA zone the holidays' dates are counted in."),
         json_output: bool = JSON_OPTION,
     ) -> None:
         """Forecast requests, prefill and decode tokens per window and series (forecast.csv).
@@ -73,23 +78,29 @@ def register(app: typer.Typer) -> None:
         A history too short for a model falls back to seasonal-naive-day, then flat, and
         the table, the notes and the `model` column say so.
 
+        With --holidays, Prophet and the ensemble learn one day-off effect from the
+        holidays in the history (windows whose local date in --timezone is a holiday)
+        and apply it to the holidays ahead; the notes give the effect.
+
         With --backtest, every model (and auto) forecasts from --origins past origins; the
         table gives WAPE, MAPE and quantile coverage per model and metric, and the GPU-hours
         and missed windows of the plans each model's forecasts lead to.
         """
         horizon_s = parse_duration(horizon, field="--horizon")
+        calendar = parse_holidays(holidays, timezone)
         if backtest:
             if start is not None:
                 raise InputError("--start does not go with --backtest", field="--start",
                                  fix="drop --start; the backtest picks its origins from --origins and --every")
             _backtest(demand_csv, output, horizon_s, model, quantiles or BACKTEST_QUANTILES, origins, every, fleet,
-                      planner, json_output)
+                      planner, calendar, json_output)
             return
         origin = parse_iso(start, field="--start") if start is not None else None
         demand = read_demand(demand_csv)
         chosen = model or DEFAULT_MODEL
         result = forecast_demand(demand, horizon_s, quantiles=_parse_quantiles(quantiles or FORECAST_QUANTILES),
-                                 model=chosen, start=origin, progress=True, source=str(demand_csv))
+                                 model=chosen, start=origin, holidays=calendar, progress=True,
+                                 source=str(demand_csv))
         write_forecast(result, output)
         summary = forecast_summary(demand, result, horizon_s=horizon_s, model=chosen, start=origin,
                                    source=demand_csv, output=output)
@@ -100,14 +111,16 @@ def register(app: typer.Typer) -> None:
 
 
 def _backtest(demand_csv: Path, output: Path, horizon_s: int, model: str | None, quantiles: str, origins: int,
-              every: str | None, fleet: Path | None, planner: str, json_output: bool) -> None:
+              every: str | None, fleet: Path | None, planner: str, holidays: HolidayCalendar | None,
+              json_output: bool) -> None:
     if planner not in PLANNERS:
         raise InputError(f"unknown planner {planner!r}", field="--planner", fix=f"use one of {', '.join(PLANNERS)}")
     every_s = parse_duration(every, field="--every") if every is not None else None
     models = parse_models(model)
     demand = read_demand(demand_csv)
     result = backtest_demand(demand, horizon_s, origins=origins, every_s=every_s, models=models,
-                             quantiles=_parse_quantiles(quantiles), progress=True, source=str(demand_csv))
+                             quantiles=_parse_quantiles(quantiles), holidays=holidays, progress=True,
+                             source=str(demand_csv))
     chosen_planner = GREEDY if planner == GREEDY else None
     plans = check_plans(result, fleet, planner=chosen_planner)
     write_backtest(result, str(output))

@@ -30,6 +30,7 @@ from preserve_cli.durations import format_duration
 from preserve_cli.errors import InputError
 from preserve_cli.fileio import write_text_atomic
 from preserve_cli.forecast.dirty import dropout_mask
+from preserve_cli.forecast.holidays import HolidayCalendar
 from preserve_cli.forecast.registry import AUTO, MODELS, check_model_name
 from preserve_cli.forecast.run import check_horizon, forecast_from, normalize_quantiles, progress_bar, series_rolling
 from preserve_cli.forecast.schema import FORECAST_METRICS, SeriesForecast, quantile_column
@@ -107,9 +108,10 @@ def scored_actual(values: np.ndarray, requests: np.ndarray, window_s: int) -> np
 
 def backtest_demand(demand: Demand, horizon_s: int, *, origins: int = DEFAULT_ORIGINS, every_s: int | None = None,
                     models: Sequence[str] | None = None, quantiles: Sequence[float] = (0.5, 0.9, 0.99),
-                    metrics: Sequence[str] = FORECAST_METRICS, progress: bool = False,
-                    source: str | None = None) -> Backtest:
-    """Forecast every series and metric from `origins` past origins with each of `models`."""
+                    metrics: Sequence[str] = FORECAST_METRICS, holidays: HolidayCalendar | None = None,
+                    progress: bool = False, source: str | None = None) -> Backtest:
+    """Forecast every series and metric from `origins` past origins with each of `models`
+    (`holidays` as in `forecast_demand`)."""
     window_s = demand.window_s
     horizon = check_horizon(horizon_s, window_s, source)
     every = horizon if every_s is None else _check_every(every_s, window_s, source)
@@ -126,7 +128,7 @@ def backtest_demand(demand: Demand, horizon_s: int, *, origins: int = DEFAULT_OR
         task_id = bar.add_task("", total=len(tasks) * len(names)) if bar else None
         for key, metric in tasks:
             series = demand.series[key]
-            rolling = series_rolling(series, metric)
+            rolling = series_rolling(series, metric, holidays)
             actual_all = scored_actual(rolling.values, rolling.requests, window_s)
             skipped = 0
             for name in names:

@@ -19,6 +19,11 @@ learning from them (`ForecastModel.point_after`), the nightly refit of an hourly
 re-planning loop; so K one-hour folds cost about K/24 fits. The forecast from t
 itself always uses a model fit on everything before t.
 
+With a holiday calendar each prepared history has its holidays' effect measured and
+divided out (`holidays.py`); every forecast made from it, fold or final, gets the
+effect back on its holiday windows, so the folds' errors (the band, `auto`'s ranking)
+are those of the forecasts the user gets.
+
 Everything is cached by position in the series, so a backtest over many origins of
 the same series fits each (model, cut) once.
 """
@@ -34,6 +39,8 @@ from preserve_cli.forecast.base import ForecastModel
 from preserve_cli.forecast.dirty import Cleaning, burst_clipped, dropout_mask
 from preserve_cli.forecast.ensemble import Ensemble, geometric_mean
 from preserve_cli.forecast.history import DAY_S, History, log_errors, wape
+from preserve_cli.forecast.holidays import (DayOffEffect, HolidayCalendar, day_off_effect, with_day_off,
+                                            without_day_off)
 
 CALIBRATION_SPAN_S = 7 * DAY_S
 MIN_FOLDS = 7
@@ -54,8 +61,9 @@ class Prepared:
     """The history before a cut, as the models see it."""
 
     raw: History       # gaps and collection drop-outs missing; what forecasts are scored against
-    clean: History     # and bursts clipped: what models learn from
+    clean: History     # and bursts clipped, holidays' effect divided out: what models learn from
     cleaning: Cleaning
+    day_off: DayOffEffect | None = None   # with a calendar: multiplied back into holiday windows ahead
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class SeriesRolling:
     values: np.ndarray          # full-window estimates, NaN = missing
     requests: np.ndarray        # full-window request estimates (for telling drop-outs from idleness)
     window_s: int
+    holidays: HolidayCalendar | None = None   # days off (`holidays.py`): their effect is taken out and put back
     _prepared: dict[int, Prepared] = field(default_factory=dict)
     _fits: dict[tuple[str, int], ForecastModel | None] = field(default_factory=dict)
     _folds: dict[tuple[str, int, int], np.ndarray | None] = field(default_factory=dict)
@@ -113,10 +122,33 @@ class SeriesRolling:
             values[dropouts] = np.nan
             clipped, bursts = burst_clipped(values, self.window_s)
             starts = self.starts[:cut]
+            effect = None
+            if self.holidays is not None:
+                flags = self.holidays.flags(starts)
+                effect = day_off_effect(clipped, flags, self.holidays.local_dates(starts), self.window_s)
+                if effect is not None:
+                    clipped = without_day_off(clipped, flags, effect)
             self._prepared[cut] = Prepared(History(starts, values, self.window_s),
                                            History(starts, clipped, self.window_s),
-                                           Cleaning(int(dropouts.sum()), bursts))
+                                           Cleaning(int(dropouts.sum()), bursts), effect)
         return self._prepared[cut]
+
+    def with_day_off(self, median: np.ndarray, starts: np.ndarray, origin: int) -> np.ndarray:
+        """A forecast from `origin` made on the holiday-free history, with the holidays among `starts`
+        put back as days off (unchanged without a calendar or a measured effect)."""
+        effect = self.prepared(origin).day_off
+        if effect is None:
+            return median
+        return with_day_off(median, self.holidays.flags(starts), effect)
+
+    def day_off_note(self, origin: int) -> str:
+        if self.holidays is None:
+            return ""
+        effect = self.prepared(origin).day_off
+        if effect is None:
+            return (f"holidays {self.holidays.describe()}: no holiday with an ordinary week beside it in the "
+                    "history, no effect applied")
+        return effect.describe(self.holidays)
 
     def can_fit(self, cls: type[ForecastModel], cut: int) -> bool:
         """Whether `cls` can be fit on the history before `cut` (without fitting it)."""
@@ -155,14 +187,14 @@ class SeriesRolling:
             cut = self.fit_cut(origin, fold_windows)
             model = self.fitted(cls, cut)
             starts = self.starts[origin:origin + fold_windows]
-            if isinstance(model, Ensemble):
+            if isinstance(model, Ensemble):   # its members' fold forecasts have their days off already
                 result = geometric_mean([self.fold_forecast(member, origin, fold_windows) for member in cls.members])
             elif model is None:
                 result = None
             elif cut == origin:
-                result = model.point(starts)
+                result = self.with_day_off(model.point(starts), starts, origin)
             else:
-                result = model.point_after(self.prepared(origin).clean, starts)
+                result = self.with_day_off(model.point_after(self.prepared(origin).clean, starts), starts, origin)
             self._folds[key] = None if result is None else np.maximum(result, 0.0)
         return self._folds[key]
 

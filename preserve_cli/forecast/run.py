@@ -15,6 +15,7 @@ from preserve_cli.durations import format_duration
 from preserve_cli.errors import InputError
 from preserve_cli.forecast.base import band_note
 from preserve_cli.forecast.calibration import lead_band
+from preserve_cli.forecast.holidays import HolidayCalendar
 from preserve_cli.forecast.registry import DEFAULT_MODEL, check_model_name
 from preserve_cli.forecast.rolling import SeriesRolling
 from preserve_cli.forecast.schema import FORECAST_METRICS, Forecast, SeriesForecast, column_quantile, quantile_column
@@ -57,10 +58,10 @@ def check_horizon(horizon_s: int, window_s: int, source: str | None) -> int:
     return int(horizon_s // window_s)
 
 
-def series_rolling(series: DemandSeries, metric: str) -> SeriesRolling:
+def series_rolling(series: DemandSeries, metric: str, holidays: HolidayCalendar | None = None) -> SeriesRolling:
     """The rolling-origin view of one metric of a series (full-window estimates)."""
     return SeriesRolling(series.starts, series.full_window_estimate(metric),
-                         series.full_window_estimate("requests"), series.window_s)
+                         series.full_window_estimate("requests"), series.window_s, holidays)
 
 
 def origin_index(series: DemandSeries, start: np.datetime64 | None, source: str | None) -> int:
@@ -97,6 +98,7 @@ def forecast_demand(
     model: str = DEFAULT_MODEL,
     metrics: Sequence[str] = FORECAST_METRICS,
     start: np.datetime64 | str | None = None,
+    holidays: HolidayCalendar | None = None,
     progress: bool = False,
     source: str | None = None,
 ) -> Forecast:
@@ -105,7 +107,8 @@ def forecast_demand(
     History values are full-window estimates (observed / coverage), missing windows are
     left out of every fit. The forecast of a series starts at the window after its last
     window, or at `start` (on the series' grid; only history before it is used, which
-    makes backtests one call). `model` is a registered name or `auto`; when a history
+    makes backtests one call). With `holidays` (`holidays.parse_holidays`) holiday
+    windows are forecast as days off, at the effect measured on the history's holidays. `model` is a registered name or `auto`; when a history
     is too short for it the fallback is stated in the series' note, its `model` and
     `Forecast.notes`. `progress` shows a Rich bar on stderr (on a terminal); `source`
     names the demand file in error messages.
@@ -132,7 +135,7 @@ def forecast_demand(
                 bar.update(task_id, description=f"{key} {metric}")
             series = demand.series[key]
             position = origin_index(series, origin, source)
-            rolling = series_rolling(series, metric)
+            rolling = series_rolling(series, metric, holidays)
             if rolling.prepared(position).clean.n_observed == 0:
                 where = f" before {to_iso(origin)}" if origin is not None else ""
                 notes.append(f"{key}/{metric}: not forecast: no observed window{where}")
@@ -157,11 +160,11 @@ def forecast_from(rolling: SeriesRolling, origin: int, starts: np.ndarray, level
     """The forecast of `starts` from the history before position `origin` (which has an
     observed window): the model chosen, its median, and the band from its backtest."""
     choice = choose(rolling, origin, requested, horizon_windows=len(starts))
-    median = np.maximum(choice.model.point(starts), 0.0)
+    median = rolling.with_day_off(np.maximum(choice.model.point(starts), 0.0), starts, origin)
     errors, error_leads = choice.folds.errors_with_leads()
     # Lead of each forecast window: windows after the origin (the first one is lead 1).
     leads = 1 + (starts - rolling.starts[0]) // np.timedelta64(rolling.window_s, "s") - origin
-    cleaning = rolling.prepared(origin).cleaning.describe()
+    cleaning = "; ".join(filter(None, (rolling.prepared(origin).cleaning.describe(), rolling.day_off_note(origin))))
     return SeriesForecast(
         key=key, metric=metric, model=choice.model.name, window_s=rolling.window_s,
         starts=starts.astype("datetime64[s]"),

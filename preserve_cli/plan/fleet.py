@@ -16,6 +16,10 @@
 * `gpu_limits` caps the GPUs of one type in one region, shared by every pool there.
 * A model's demand series is the one with the model's name, or those in its
   `series:` list; with one model and one series the two are matched.
+* `planning.holidays` (optional): country codes (`[US, GB]`, `US-CA`) or a CSV of dates
+  (`date` column, path relative to this file); the forecast learns a day-off effect from
+  the holidays in the demand's history, counted in `planning.timezone`
+  (`preserve_cli/forecast/holidays.py`).
 Every problem is an InputError naming the file and the field path.
 """
 
@@ -27,9 +31,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from preserve_cli.fileio import read_input_yaml
 from preserve_cli.durations import parse_duration
 from preserve_cli.errors import InputError
+from preserve_cli.fileio import read_input_yaml
+from preserve_cli.forecast.holidays import HolidayCalendar, parse_holidays
 from preserve_cli.profile.slo import DEFAULT_TPOT_P99_MS, DEFAULT_TTFT_P99_S, Slo
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # RFC 1123 label: usable as a k8s object name
@@ -86,6 +91,7 @@ class Planning:
     churn_penalty_usd: float = 0.01  # per replica added or removed: breaks ties towards steady plans
     max_drop: float = 0.5            # --previous guard: refuse a window losing more than this share
     solver_time_limit_s: float = 10.0  # then the best plan found is used and its gap reported
+    holidays: HolidayCalendar | None = None  # days off the forecast learns (counted in `timezone`)
 
 
 @dataclass(frozen=True)
@@ -279,7 +285,7 @@ class _FleetReader:
     def planning(self, doc: Any) -> Planning:
         doc = self.mapping(doc, "planning")
         allowed = {"window", "horizon", "quantile", "headroom", "max_step_change", "timezone", "planner",
-                   "startup_cost_usd", "churn_penalty_usd", "max_drop", "solver_time_limit_s"}
+                   "startup_cost_usd", "churn_penalty_usd", "max_drop", "solver_time_limit_s", "holidays"}
         unknown = set(doc) - allowed
         if unknown:
             raise self.error(f"planning.{sorted(unknown)[0]}", "unknown key", f"allowed keys: {', '.join(sorted(allowed))}")
@@ -309,7 +315,27 @@ class _FleetReader:
             max_drop=self.number(doc.get("max_drop", defaults.max_drop), "planning.max_drop", low=0, high=1),
             solver_time_limit_s=self.number(doc.get("solver_time_limit_s", defaults.solver_time_limit_s),
                                             "planning.solver_time_limit_s", low=0, low_inclusive=False),
+            holidays=self.holidays(doc.get("holidays"), timezone),
         )
+
+    def holidays(self, value: Any, timezone: str) -> HolidayCalendar | None:
+        """planning.holidays: country codes (a string or a list) or a CSV of dates (relative to this file)."""
+        if value is None:
+            return None
+        if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+            spec = ",".join(value)
+        elif isinstance(value, str) and value.strip():
+            spec = value
+        else:
+            raise self.error("planning.holidays", f"expected country codes or a CSV path, got {value!r}",
+                             "write holidays: [US, GB] or holidays: days-off.csv (relative to this file)")
+        try:
+            return parse_holidays(spec, timezone, field="planning.holidays", timezone_field="planning.timezone",
+                                  base_dir=Path(self.path).parent)
+        except InputError as error:
+            if error.file is not None:      # a problem inside the CSV file: it names its own file and line
+                raise
+            raise self.error("planning.holidays", error.problem, error.fix or "") from None
 
     def choice(self, value: Any, field_path: str, options: tuple[str, ...]) -> str:
         if value not in options:

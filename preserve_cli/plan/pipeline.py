@@ -89,7 +89,7 @@ def build_forecast(inputs: list[str], fleet: Fleet, *, horizon_s: int | None, fo
     demand, _summary = load_demand(inputs, planning.window_s)
     stages.append("demand")
     quantiles = tuple(sorted({0.5, 0.9, planning.quantile}))
-    forecast = forecast_demand(demand, horizon, quantiles=quantiles, model=forecast_model)
+    forecast = forecast_demand(demand, horizon, quantiles=quantiles, model=forecast_model, holidays=planning.holidays)
     stages.append("forecast")
     return forecast, demand, _sha256(demand_to_csv(demand))
 
