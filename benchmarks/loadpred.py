@@ -2,7 +2,8 @@
 
   (f) feature predictor on the Azure LLM inference trace 2023, conv and code (../shared), time split:
       first 80% of each trace to train, last 20% to test; MAE, Acc-25/50/100, pinball loss for the model,
-      "predict the mean" and "median for this input-length bucket"; then batch inference speed on
+      "predict the mean" and "median for this input-length bucket", and the clairvoyant bound of any
+      prompt-length-only predictor (bucket medians of the test part itself); then batch inference speed on
       --rows rows (the conv test rows repeated), both the ONNX run alone and features + run;
   (t) text predictor (--text-model, default the shipped builtin:text) on ShareGPT's held-out 20% (random
       8:2 by conversation, seed 0, each prompt with its conversation's earlier turns): the same scores;
@@ -34,6 +35,7 @@ from preserve_cli.loadpred.requests_io import read_any_requests
 from preserve_cli.loadpred.sharegpt import load_sharegpt, split_by_conversation
 from preserve_cli.loadpred.text_context import TokenCountCache, sharegpt_histories
 
+CLAIRVOYANT_BUCKETS_PER_OCTAVE = (1, 8)
 AZURE_2023 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "traces" / "azure_llm_2023"
 
 
@@ -58,10 +60,28 @@ def _best_of(repeat: int, work) -> tuple[float, float]:
     return best
 
 
+def _print_clairvoyant(test) -> None:
+    """MAE of input-length bucket medians taken from the test part itself: what a predictor that reads only the
+    prompt length could reach with hindsight (finer buckets overfit the test part, so the bound is generous)."""
+    actual = test.output_tokens.astype(np.float64)
+    octaves = np.log2(np.maximum(test.batch.input_tokens.astype(np.float64), 1.0))
+    cells = []
+    for per_octave in CLAIRVOYANT_BUCKETS_PER_OCTAVE:
+        bucket = np.floor(per_octave * octaves)
+        medians = np.zeros_like(actual)
+        for value in np.unique(bucket):
+            medians[bucket == value] = np.median(actual[bucket == value])
+        cells.append(f"{per_octave}/octave {np.abs(actual - medians).mean():.2f}")
+    print(f"    clairvoyant (bucket medians of the test part itself): MAE {', '.join(cells)}; "
+          f"one median for all {np.abs(actual - np.median(actual)).mean():.2f}")
+
+
 def features(rows: int, repeat: int) -> None:
     print("(f) feature predictor, Azure LLM inference trace 2023")
     for name in ("conv", "code"):
-        _print_scores(evaluate_features(read_any_requests(AZURE_2023 / f"AzureLLMInferenceTrace_{name}.csv"), name))
+        requests = read_any_requests(AZURE_2023 / f"AzureLLMInferenceTrace_{name}.csv")
+        _print_scores(evaluate_features(requests, name))
+        _print_clairvoyant(requests.time_split(0.8)[1])
     requests = read_any_requests(AZURE_2023 / "AzureLLMInferenceTrace_conv.csv")
     train, test = requests.time_split(0.8)
     data = train_feature_model(train)
