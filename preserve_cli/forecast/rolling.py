@@ -110,6 +110,7 @@ class SeriesRolling:
     requests: np.ndarray        # full-window request estimates (for telling drop-outs from idleness)
     window_s: int
     holidays: HolidayCalendar | None = None   # days off (`holidays.py`): their effect is taken out and put back
+    _holiday_flags: np.ndarray | None = None   # of every window of the series, computed once
     _prepared: dict[int, Prepared] = field(default_factory=dict)
     _fits: dict[tuple[str, int], ForecastModel | None] = field(default_factory=dict)
     _folds: dict[tuple[str, int, int], np.ndarray | None] = field(default_factory=dict)
@@ -124,8 +125,9 @@ class SeriesRolling:
             starts = self.starts[:cut]
             effect = None
             if self.holidays is not None:
-                flags = self.holidays.flags(starts)
-                effect = day_off_effect(clipped, flags, self.holidays.local_dates(starts), self.window_s)
+                flags = self.holiday_flags(starts)
+                if flags.any():
+                    effect = day_off_effect(clipped, flags, self.holidays.local_dates(starts), self.window_s)
                 if effect is not None:
                     clipped = without_day_off(clipped, flags, effect)
             self._prepared[cut] = Prepared(History(starts, values, self.window_s),
@@ -139,7 +141,18 @@ class SeriesRolling:
         effect = self.prepared(origin).day_off
         if effect is None:
             return median
-        return with_day_off(median, self.holidays.flags(starts), effect)
+        return with_day_off(median, self.holiday_flags(starts), effect)
+
+    def holiday_flags(self, starts: np.ndarray) -> np.ndarray:
+        """The calendar's flags of `starts`: a backtest asks for thousands of stretches of the same series,
+        so those inside it come from one pass over the whole series."""
+        if self._holiday_flags is None:
+            self._holiday_flags = self.holidays.flags(self.starts)
+        first = int((starts[0] - self.starts[0]) // np.timedelta64(self.window_s, "s")) if len(starts) else 0
+        if 0 <= first and first + len(starts) <= len(self.starts) and np.array_equal(
+                self.starts[first:first + len(starts)], starts):
+            return self._holiday_flags[first:first + len(starts)]
+        return self.holidays.flags(starts)
 
     def day_off_note(self, origin: int) -> str:
         if self.holidays is None:
