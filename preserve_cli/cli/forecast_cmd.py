@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         planner: str = typer.Option(GREEDY, "--planner", help="With --backtest: greedy (cheapest-first, fast) or "
                                                               "fleet (the fleet's own planner)."),
         holidays: str | None = typer.Option(None, "--holidays",
-                                            help="Days off to learn an effect for: country codes (US, US-CA,GB) or "
+                                            help="Days off to forecast as such: country codes (US, US-CA,GB) or "
                                                  "a CSV with a date column [default: none]."),
         timezone: str = typer.Option("UTC", "--timezone", help="IANA zone the holidays' dates are counted in."),
         json_output: bool = JSON_OPTION,
@@ -78,9 +78,9 @@ def register(app: typer.Typer) -> None:
         A history too short for a model falls back to seasonal-naive-day, then flat, and
         the table, the notes and the `model` column say so.
 
-        With --holidays, Prophet and the ensemble learn one day-off effect from the
-        holidays in the history (windows whose local date in --timezone is a holiday)
-        and apply it to the holidays ahead; the notes give the effect.
+        With --holidays, one day-off effect is measured on the holidays in the history
+        (windows whose local date in --timezone is a holiday), taken out before any
+        model learns and put back on the holidays ahead; the notes give the effect.
 
         With --backtest, every model (and auto) forecasts from --origins past origins; the
         table gives WAPE, MAPE and quantile coverage per model and metric, and the GPU-hours
