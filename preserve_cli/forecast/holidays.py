@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -111,16 +112,17 @@ def day_off_effect(values: np.ndarray, flags: np.ndarray, local_dates: np.ndarra
     if week is None or not flags.any():
         return None
     logs = np.log1p(values)
-    usable = ~np.isnan(logs) & (flags == 0)
-    differences, days = [], set()
-    for i in np.flatnonzero((flags > 0) & ~np.isnan(logs)):
-        neighbours = [logs[j] for j in (i - week, i + week) if 0 <= j < logs.size and usable[j]]
-        if neighbours:
-            differences.append(logs[i] - float(np.mean(neighbours)))
-            days.add(local_dates[i])
-    if not differences:
+    usable = np.where(~np.isnan(logs) & (flags == 0), logs, np.nan)   # ordinary observed windows
+    padding = np.full(week, np.nan)
+    before = np.concatenate([padding, usable])[:logs.size]          # the same window a week earlier
+    after = np.concatenate([usable, padding])[week:]                # and a week later
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)              # windows with neither: NaN, dropped
+        neighbours = np.nanmean(np.stack([before, after]), axis=0)
+    measured = (flags > 0) & ~np.isnan(logs) & ~np.isnan(neighbours)
+    if not measured.any():
         return None
-    return DayOffEffect(float(np.median(differences)), len(days))
+    return DayOffEffect(float(np.median(logs[measured] - neighbours[measured])), len(np.unique(local_dates[measured])))
 
 
 def without_day_off(values: np.ndarray, flags: np.ndarray, effect: DayOffEffect) -> np.ndarray:

@@ -110,7 +110,7 @@ class SeriesRolling:
     requests: np.ndarray        # full-window request estimates (for telling drop-outs from idleness)
     window_s: int
     holidays: HolidayCalendar | None = None   # days off (`holidays.py`): their effect is taken out and put back
-    _holiday_flags: np.ndarray | None = None   # of every window of the series, computed once
+    _calendar: tuple[np.ndarray, np.ndarray] | None = None   # holiday flags and local dates of the series
     _prepared: dict[int, Prepared] = field(default_factory=dict)
     _fits: dict[tuple[str, int], ForecastModel | None] = field(default_factory=dict)
     _folds: dict[tuple[str, int, int], np.ndarray | None] = field(default_factory=dict)
@@ -125,9 +125,9 @@ class SeriesRolling:
             starts = self.starts[:cut]
             effect = None
             if self.holidays is not None:
-                flags = self.holiday_flags(starts)
+                flags, local_dates = (column[:cut] for column in self.series_calendar())
                 if flags.any():
-                    effect = day_off_effect(clipped, flags, self.holidays.local_dates(starts), self.window_s)
+                    effect = day_off_effect(clipped, flags, local_dates, self.window_s)
                 if effect is not None:
                     clipped = without_day_off(clipped, flags, effect)
             self._prepared[cut] = Prepared(History(starts, values, self.window_s),
@@ -143,15 +143,19 @@ class SeriesRolling:
             return median
         return with_day_off(median, self.holiday_flags(starts), effect)
 
+    def series_calendar(self) -> tuple[np.ndarray, np.ndarray]:
+        """Holiday flags and local dates of every window of the series, computed once: a backtest
+        prepares thousands of cuts and forecasts thousands of stretches of the same series."""
+        if self._calendar is None:
+            self._calendar = (self.holidays.flags(self.starts), self.holidays.local_dates(self.starts))
+        return self._calendar
+
     def holiday_flags(self, starts: np.ndarray) -> np.ndarray:
-        """The calendar's flags of `starts`: a backtest asks for thousands of stretches of the same series,
-        so those inside it come from one pass over the whole series."""
-        if self._holiday_flags is None:
-            self._holiday_flags = self.holidays.flags(self.starts)
+        """The calendar's flags of `starts` (from `series_calendar` where they lie inside the series)."""
         first = int((starts[0] - self.starts[0]) // np.timedelta64(self.window_s, "s")) if len(starts) else 0
         if 0 <= first and first + len(starts) <= len(self.starts) and np.array_equal(
                 self.starts[first:first + len(starts)], starts):
-            return self._holiday_flags[first:first + len(starts)]
+            return self.series_calendar()[0][first:first + len(starts)]
         return self.holidays.flags(starts)
 
     def day_off_note(self, origin: int) -> str:
